@@ -16,10 +16,10 @@ __version__ = "0.1.0"
 
 # public name -> submodule that defines it
 _EXPORTS = {
-    "Allocation": "allocate",
-    "Status": "allocate",
-    "allocate": "allocate",
-    "frontier": "allocate",
+    "Allocation": "allocation",
+    "Status": "allocation",
+    "allocate": "allocation",
+    "frontier": "allocation",
     "UpliftData": "datasets",
     "HillstromData": "datasets",
     "make_uplift_data": "datasets",
@@ -60,7 +60,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import plot
-    from .allocate import Allocation, Status, allocate, frontier
+    from .allocation import Allocation, Status, allocate, frontier
     from .cate import PerTreatmentDML, select_cate_model
     from .datasets import HillstromData, UpliftData, load_hillstrom, make_uplift_data
     from .evaluate import (
