@@ -40,7 +40,32 @@ _EXPORTS = {
     "SolverUnavailableError": "exceptions",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__", "plot"])
+__all__ = [
+    "Allocation",
+    "HillstromData",
+    "InfeasibleBudgetError",
+    "NotFittedError",
+    "PerTreatmentDML",
+    "SolverError",
+    "SolverUnavailableError",
+    "Status",
+    "UpliftData",
+    "UpliftOptError",
+    "__version__",
+    "allocate",
+    "compare_policies",
+    "frontier",
+    "load_hillstrom",
+    "make_uplift_data",
+    "oracle_allocation",
+    "plot",
+    "policy_value",
+    "qini_curve",
+    "regret",
+    "select_cate_model",
+    "true_value",
+    "uplift_curve",
+]
 
 
 def __getattr__(name: str) -> Any:

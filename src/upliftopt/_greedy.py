@@ -62,40 +62,48 @@ def walk(
     return taken, spend
 
 
+class GreedyRanking:
+    """The greedy ranking of a problem, computed once, walked for any budget."""
+
+    def __init__(self, net: np.ndarray, costs: np.ndarray) -> None:
+        rows = np.arange(net.shape[0])
+        self.arm = np.argmax(net, axis=1)  # first maximum: lowest column wins ties
+        best = net[rows, self.arm]
+        self.order = np.argsort(-best, kind="stable")  # stable: lowest row wins ties
+        self.cost = np.ascontiguousarray(costs[rows, self.arm][self.order])
+        self.positive = int(np.count_nonzero(best > 0))
+
+    def assign(self, min_budget: float, max_budget: float) -> np.ndarray:
+        """Assignment (-1 = untreated) of the greedy walk for this budget window."""
+        cap = max_budget + budget_tolerance(max_budget)
+        floor = min_budget - budget_tolerance(min_budget)
+        taken = np.zeros(self.order.shape[0], dtype=bool)
+        taken[: self.positive], spend = walk(self.cost[: self.positive], 0.0, cap, None)
+        if spend < floor:
+            # Below the minimum: keep walking through non-positive nets until it is met.
+            taken[self.positive :], spend = walk(self.cost[self.positive :], spend, cap, floor)
+        if spend < floor:
+            raise InfeasibleBudgetError(
+                f"the greedy rule ends at spend {spend!r}, below min_budget="
+                f"{min_budget!r}; the window may still be feasible: use method='exact'"
+            )
+        assignment = np.full(self.order.shape[0], -1, dtype=np.int64)
+        chosen = self.order[taken]
+        assignment[chosen] = self.arm[chosen]
+        return assignment
+
+
 def solve_greedy(problem: AllocationProblem) -> SolveOutcome:
     """Rank customers by their best net value and take them while the budget lasts."""
-    net = problem.net()
-    rows = np.arange(problem.n)
-    arm = np.argmax(net, axis=1)  # first maximum: lowest column wins ties
-    best = net[rows, arm]
-    order = np.argsort(-best, kind="stable")  # stable: lowest row wins ties
-    cost = np.ascontiguousarray(problem.costs[rows, arm][order])
-    cap = problem.max_budget + budget_tolerance(problem.max_budget)
-    floor = problem.min_budget - budget_tolerance(problem.min_budget)
-
-    positive = int(np.count_nonzero(best > 0))
-    taken = np.zeros(problem.n, dtype=bool)
-    taken[:positive], spend = walk(cost[:positive], 0.0, cap, None)
-    if spend < floor:
-        # Below the minimum: keep walking through non-positive nets until it is met.
-        taken[positive:], spend = walk(cost[positive:], spend, cap, floor)
-    if spend < floor:
-        raise InfeasibleBudgetError(
-            f"the greedy rule ends at spend {spend!r}, below min_budget="
-            f"{problem.min_budget!r}; the window may still be feasible: use method='exact'"
-        )
-
-    assignment = np.full(problem.n, -1, dtype=np.int64)
-    chosen = order[taken]
-    assignment[chosen] = arm[chosen]
+    ranking = GreedyRanking(problem.net(), problem.costs)
+    assignment = ranking.assign(problem.min_budget, problem.max_budget)
 
     from ._mckp import lp_bound
 
-    bound = lp_bound(problem)
     return SolveOutcome(
         assignment=assignment,
         status="feasible",
         termination="heuristic",
-        bound=bound,
-        details={"ranked_positive": positive},
+        bound=lp_bound(problem),
+        details={"ranked_positive": ranking.positive},
     )

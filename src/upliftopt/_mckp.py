@@ -1,28 +1,32 @@
 """Exact multiple-choice knapsack solver with a certificate of optimality.
 
-Algorithm (see the concepts guide for the derivation):
+Algorithm (the concepts guide derives it):
 
 1. Every customer has the null option (cost 0, profit 0) besides their K arms.
-   With a multiplier ``lam`` on the budget, customer ``i`` picks
-   ``argmax_j p_ij - lam c_ij``. As ``lam`` falls from +inf to -inf the pick
-   walks along the customer's upper convex hull in the (cost, profit) plane,
-   one hull *edge* at a time; an edge's efficiency is ``e = dp / dc``.
+   With a price ``lam`` on spend, customer ``i`` picks ``argmax_j p_ij - lam c_ij``.
+   As ``lam`` falls from +inf, the pick walks along the customer's upper convex
+   hull in the (cost, profit) plane, one hull *edge* at a time; an edge's
+   efficiency is ``e = dp / dc``. Hulls are found by gift wrapping, vectorised
+   over customers (K+1 steps of K+1 comparisons), in chunks of rows.
 2. All edges of all customers are sorted once by efficiency. Prefixes of that
-   order are the LP's vertices: spend and profit along it trace the whole
-   budget-to-value frontier of the LP. The edge where spend crosses the budget
-   is the *split edge*; its efficiency is ``lam*``, the LP optimum is exact.
-3. An integral incumbent: the prefix before the split plus a greedy fill of
-   other customers' next edges (and, alternatively, the split taken and the
-   least efficient taken edges given back), whichever is better.
-4. Reduced costs ``r_ij`` at ``lam*`` and the Lagrangian bound ``D`` prove that
-   no option with ``r_ij > D - LB`` is in any allocation better than the
-   incumbent ``LB``. Customers left with one option are fixed.
-5. The few remaining customers (the *core*) go to SCIP with the residual
-   budget window, gap 0. Optimum = fixed part + core optimum; the certificate
-   is ``D`` (upper bound), ``lam*``, the incumbent and the core size.
+   order are the LP's vertices, so the LP optimum for any budget is a binary
+   search away; the edge where spend crosses the budget is the *split edge*
+   and its efficiency is ``lam*``.
+3. An integral incumbent: the prefix before the split plus a greedy fill with
+   other customers' next edges, or the split taken and the least efficient
+   taken edges given back; then a local search over single and paired moves.
+4. The Lagrangian bound ``D = sum_i max_j (p_ij - lam* c_ij)^+ + lam* B`` holds
+   for every allocation, and an allocation that uses options of total reduced
+   cost ``R`` is worth at most ``D - R``. So only options of reduced cost below
+   ``D - incumbent`` can appear in a better allocation: every other customer is
+   fixed at their Lagrangian choice. What is left is a small *core*.
+5. The core is solved exactly: by dynamic programming when its costs lie on a
+   decimal grid (0.1, 0.25, whole units, ...), by SCIP otherwise. The optimum
+   is the fixed part plus the core optimum; the certificate is ``D``,
+   ``lam*``, the incumbent and the size of the core.
 
-Everything is vectorised over customers; Python loops run over at most K+1
-hull positions or over the core.
+Optimality is proven up to ``OPTIMALITY_RTOL`` (relative, 1e-9): the returned
+objective is within ``1e-9 * max(1, |D|)`` of the best achievable.
 """
 
 from __future__ import annotations
@@ -34,199 +38,251 @@ import numpy as np
 
 from ._greedy import walk
 from ._problem import AllocationProblem, SolveOutcome, budget_tolerance
-from .exceptions import SolverError
+from .exceptions import InfeasibleBudgetError, SolverError
 
-#: Relative optimality tolerance of the exact solver: it reports "optimal" when
+#: Relative optimality tolerance: "optimal" means
 #: ``bound - objective <= OPTIMALITY_RTOL * max(1, |bound|)``.
 OPTIMALITY_RTOL = 1e-9
 
+#: Rows per chunk in the passes over all customers (bounds temporary memory).
+_CHUNK_ROWS = 1 << 18
 
-def _hull(net: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Upper convex hull of each customer's options, null option included.
+#: Largest (customers x distinct spends) table the core dynamic programme may use.
+MAX_DP_CELLS = 50_000_000
 
-    Returns ``(option, cost, profit)``, each of shape (n, K+1): hull points
-    sorted by increasing cost, padded after the last point by repeating it.
-    ``option`` is -1 for the null option, else the arm's column. Collinear
-    points are kept (they are useful integral stops); among options of equal
-    cost only the most profitable survives (ties: null, then lowest arm).
+
+# --------------------------------------------------------------------- hulls
+def _wrap_chunk(
+    net: np.ndarray, costs: np.ndarray, negative: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gift-wrap the upper hull of each row's options (null option = column 0).
+
+    Returns ``option`` (rows, K+1) int8 (hull point options, -1 = null; only
+    the first ``1 + edges`` entries of a row are meaningful), and per edge
+    slot (rows, K): ``dc`` (0 where there is no edge), ``dp``.
+    Edges with ``dp <= 0`` are only followed when ``negative`` is set (they
+    matter only when a minimum budget forces spend).
     """
-    n, k = net.shape
-    width = k + 1
-    profit = np.empty((n, width))
-    profit[:, 0] = 0.0
-    profit[:, 1:] = net
-    cost = np.empty((n, width))
-    cost[:, 0] = 0.0
+    rows, k = net.shape
+    cost = np.zeros((rows, k + 1))
     cost[:, 1:] = costs
-    # Two stable sorts: by profit (descending), then by cost (ascending), so that
-    # equal costs keep the most profitable first and equal profits keep column order.
-    by_profit = np.argsort(-profit, axis=1, kind="stable")
-    cost = np.take_along_axis(cost, by_profit, axis=1)
-    by_cost = np.argsort(cost, axis=1, kind="stable")
-    order = np.take_along_axis(by_profit, by_cost, axis=1)
-    cost = np.take_along_axis(cost, by_cost, axis=1)
-    profit = np.take_along_axis(profit, order, axis=1)
-    del by_profit, by_cost
-
-    valid = np.ones((n, width), dtype=bool)
-    valid[:, 1:] = cost[:, 1:] != cost[:, :-1]
-
-    # Andrew's monotone chain, one column at a time for all customers at once.
-    stack = np.zeros((n, width), dtype=np.int64)
-    top = np.zeros(n, dtype=np.int64)
-    rows_all = np.arange(n)
-    for j in range(width):
-        rows = rows_all[valid[:, j]]
-        cj, pj = cost[rows, j], profit[rows, j]
-        active = np.arange(rows.shape[0])
-        while active.size:
-            r = rows[active]
-            t = top[r]
-            can = t >= 2
-            active, r, t = active[can], r[can], t[can]
-            if not active.size:
-                break
-            a, b = stack[r, t - 2], stack[r, t - 1]
-            ca, pa = cost[r, a], profit[r, a]
-            cb, pb = cost[r, b], profit[r, b]
-            # pop b when slope(a, b) < slope(b, new): b lies below the chord
-            pop = (pb - pa) * (cj[active] - cb) < (pj[active] - pb) * (cb - ca)
-            active, r = active[pop], r[pop]
-            top[r] -= 1
-        stack[rows, top[rows]] = j
-        top[rows] += 1
-
-    last = np.minimum(np.arange(width)[None, :], (top - 1)[:, None])
-    points = np.take_along_axis(stack, last, axis=1)
-    hull_option = np.take_along_axis(order, points, axis=1) - 1
-    hull_cost = np.take_along_axis(cost, points, axis=1)
-    hull_profit = np.take_along_axis(profit, points, axis=1)
-    return hull_option, hull_cost, hull_profit
+    profit = np.zeros((rows, k + 1))
+    profit[:, 1:] = net
+    # Start at the cheapest option; among equal costs the most profitable; then
+    # the lowest column (null first).
+    cheapest = cost == cost.min(axis=1)[:, None]
+    current = np.argmax(np.where(cheapest, profit, -np.inf), axis=1)
+    index = np.arange(rows)
+    cur_cost = cost[index, current]
+    cur_profit = profit[index, current]
+    option = np.full((rows, k + 1), -1, dtype=np.int8)
+    option[:, 0] = current - 1
+    edge_dc = np.zeros((rows, k))
+    edge_dp = np.zeros((rows, k))
+    active = index
+    for step in range(k):
+        ahead_cost = cost[active] - cur_cost[active, None]
+        ahead_profit = profit[active] - cur_profit[active, None]
+        ahead = ahead_cost > 0
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            slope = np.where(ahead, ahead_profit / np.where(ahead, ahead_cost, 1.0), -np.inf)
+        best = slope.max(axis=1)
+        has_next = best > (0.0 if not negative else -np.inf)
+        # The nearest point on the steepest line (keeps collinear points), then
+        # the lowest column.
+        steepest = slope == best[:, None]
+        nearest = np.argmin(np.where(steepest, ahead_cost, np.inf), axis=1)
+        active, nearest = active[has_next], nearest[has_next]
+        if not active.size:
+            break
+        next_cost = cost[active, nearest]
+        next_profit = profit[active, nearest]
+        edge_dc[active, step] = next_cost - cur_cost[active]
+        edge_dp[active, step] = next_profit - cur_profit[active]
+        option[active, step + 1] = nearest - 1
+        cur_cost[active] = next_cost
+        cur_profit[active] = next_profit
+    return option, edge_dc, edge_dp
 
 
 @dataclass
 class _Split:
     """Where the LP path meets the budget window."""
 
-    prefix: int  # number of whole edges taken by the LP
-    fraction: float  # share of the next (split) edge the LP takes, in [0, 1)
-    lam: float  # LP multiplier of the binding budget row (0 if none binds)
-    bound_budget: float  # the budget the multiplier prices (max or min budget)
-    lp_value: float  # LP optimum along the path
+    prefix: int  # edges taken whole by the LP
+    fraction: float  # share of the split edge (rank ``prefix``) the LP takes, in [0, 1)
+    lam: float  # LP price of one unit of spend (0 when no budget binds)
+    lp_value: float  # LP optimum
+
+
+@dataclass
+class _Near:
+    """Options whose reduced cost at lam* is small: candidates to change."""
+
+    row: np.ndarray  # customer
+    arm: np.ndarray  # column, -1 = null option
+    reduced: np.ndarray  # reduced cost (>= 0)
+
+    def select(self, mask: np.ndarray) -> _Near:
+        return _Near(self.row[mask], self.arm[mask], self.reduced[mask])
 
 
 class EdgeIndex:
     """All hull edges of all customers, sorted once by decreasing efficiency.
 
     Built once per (values, costs); :meth:`solve` then answers any budget
-    window, which is how :func:`upliftopt.frontier` reuses one sort.
+    window (that is how :func:`upliftopt.frontier` reuses one sort).
+
+    Parameters
+    ----------
+    net, costs : ndarray (n, K)
+        Net profit and cost of every option.
+    negative : bool
+        Also follow unprofitable edges (needed when a minimum budget forces
+        spend beyond the profitable options).
     """
 
-    def __init__(self, net: np.ndarray, costs: np.ndarray) -> None:
+    def __init__(self, net: np.ndarray, costs: np.ndarray, *, negative: bool) -> None:
         self.n, self.k = net.shape
-        option, cost, profit = _hull(net, costs)
-        self.hull_option = option.astype(np.int16)
-        self.hull_cost = cost
-        self.hull_profit = profit
-        self.net = net
-        self.costs = costs
-        self.base_cost = float(cost[:, 0].sum())
-        self.base_profit = float(profit[:, 0].sum())
-
-        dc = np.diff(cost, axis=1)
-        dp = np.diff(profit, axis=1)
-        real = dc > 0  # padding repeats the last point: dc == 0 there
-        customer, position = np.nonzero(real)  # row-major: customer, then hull position
-        dc, dp = dc[real], dp[real]
+        self.net, self.costs, self.negative = net, costs, negative
+        self.min_spend = float(np.minimum(costs.min(axis=1), 0.0).sum())
+        self.max_spend = float(np.maximum(costs.max(axis=1), 0.0).sum())
+        options, customers, positions, dcs, dps = [], [], [], [], []
+        customer_type = np.int32 if self.n < 2**31 - 1 else np.int64
+        for start in range(0, self.n, _CHUNK_ROWS):
+            stop = min(self.n, start + _CHUNK_ROWS)
+            option, dc, dp = _wrap_chunk(net[start:stop], costs[start:stop], negative)
+            real = dc > 0
+            row, slot = np.nonzero(real)  # row-major: customer, then hull position
+            options.append(option)
+            customers.append((row + start).astype(customer_type))
+            positions.append((slot + 1).astype(np.int8))
+            dcs.append(dc[real])
+            dps.append(dp[real])
+        self.hull_option = np.concatenate(options)
+        rows = np.arange(self.n)
+        base = self.hull_option[:, 0].astype(np.int64)
+        base_treated = base >= 0
+        self.base_cost = float(np.where(base_treated, costs[rows, np.maximum(base, 0)], 0.0).sum())
+        self.base_profit = float(np.where(base_treated, net[rows, np.maximum(base, 0)], 0.0).sum())
+        customer = np.concatenate(customers)
+        position = np.concatenate(positions)
+        dc = np.concatenate(dcs)
+        dp = np.concatenate(dps)
+        del options, customers, positions, dcs, dps
         with np.errstate(over="ignore"):
             efficiency = dp / dc
-        # Stable sort on -efficiency: ties keep (customer, position) order, which is
-        # deterministic and keeps each customer's edges in hull order.
+        # Stable sort: ties keep (customer, position) order, which is deterministic
+        # and keeps each customer's edges in hull order.
         order = np.argsort(-efficiency, kind="stable")
-        self.edge_customer = customer[order].astype(np.int64)
-        self.edge_position = (position[order] + 1).astype(np.int16)  # hull point it reaches
+        del efficiency
+        self.edge_customer = customer[order]
+        del customer
+        self.edge_position = position[order]
+        del position
         self.edge_dc = dc[order]
+        del dc
         self.edge_dp = dp[order]
-        self.edge_eff = efficiency[order]
+        del dp, order
         self.n_edges = self.edge_dc.shape[0]
-        # cum_cost[k] = spend after the first k edges (k = 0 .. n_edges)
         self.cum_cost = np.empty(self.n_edges + 1)
-        self.cum_cost[0] = self.base_cost
+        self.cum_cost[0] = 0.0
         np.cumsum(self.edge_dc, out=self.cum_cost[1:])
-        self.cum_cost[1:] += self.base_cost
+        self.cum_cost += self.base_cost
         self.n_positive = int(np.count_nonzero(self.edge_dp > 0))
 
     # ------------------------------------------------------------------ LP
+    def efficiency(self, rank: int) -> float:
+        """Efficiency of the edge at ``rank``."""
+        return float(self.edge_dp[rank] / self.edge_dc[rank])
+
     def prefix_profit(self, k: int) -> float:
         """Profit after the first ``k`` edges (pairwise sum, not a running sum)."""
         return self.base_profit + float(self.edge_dp[:k].sum())
 
     def split(self, low: float, high: float) -> _Split:
-        """LP optimum over the window ``[low, high]`` (tolerances already applied)."""
-        free = self.n_positive  # stop before edges that do not add profit
+        """LP optimum over the spend window ``[low, high]`` (tolerances applied)."""
+        free = self.n_positive
         spend_free = self.cum_cost[free]
         if spend_free > high:
-            # max budget binds: last prefix within it, then a fraction of the next edge
+            # the maximum binds: the last prefix within it, then part of the next edge
             k = int(np.searchsorted(self.cum_cost, high, side="right")) - 1
-            k = min(k, free - 1)
-            room = high - self.cum_cost[k]
-            fraction = min(1.0, max(0.0, room / self.edge_dc[k]))
-            lam = float(self.edge_eff[k])
+            k = min(max(k, 0), free - 1)
+            fraction = min(1.0, max(0.0, (high - self.cum_cost[k]) / self.edge_dc[k]))
             value = self.prefix_profit(k) + fraction * float(self.edge_dp[k])
-            return _Split(k, fraction, lam, high, value)
-        if spend_free < low:
-            # min budget binds: keep taking the least unprofitable edges until it is met
+            return _Split(k, fraction, self.efficiency(k), value)
+        if spend_free < low and self.n_edges > free:
+            # the minimum binds: keep taking the least unprofitable edges until it is met
             k = int(np.searchsorted(self.cum_cost, low, side="left")) - 1
-            k = max(k, free)
-            if k >= self.n_edges:  # cannot happen after the spend-range check
-                k = self.n_edges - 1
-            room = low - self.cum_cost[k]
-            fraction = min(1.0, max(0.0, room / self.edge_dc[k]))
-            lam = min(0.0, float(self.edge_eff[k]))
+            k = min(max(k, free), self.n_edges - 1)
+            fraction = min(1.0, max(0.0, (low - self.cum_cost[k]) / self.edge_dc[k]))
             value = self.prefix_profit(k) + fraction * float(self.edge_dp[k])
-            return _Split(k, fraction, lam, low, value)
-        return _Split(free, 0.0, 0.0, 0.0, self.prefix_profit(free))
+            return _Split(k, fraction, min(0.0, self.efficiency(k)), value)
+        return _Split(free, 0.0, 0.0, self.prefix_profit(free))
 
-    def dual_bound(self, lam: float, budget: float) -> float:
-        """Lagrangian bound ``sum_i max_j (p_ij - lam c_ij)^+ + lam * budget``.
+    def lagrangian(
+        self, lam: float, theta: float | None = None
+    ) -> tuple[float, np.ndarray, _Near | None]:
+        """One pass over all options at price ``lam``.
 
-        Valid for any ``lam >= 0`` with ``budget = max_budget`` and any
-        ``lam <= 0`` with ``budget = min_budget``, whatever float error went
-        into finding ``lam``; tight at the LP multiplier.
+        Returns ``sum_i max(0, max_j p_ij - lam c_ij)``, each customer's
+        Lagrangian choice (-1 = null; ties go to the null option, then the
+        lowest column) and, when ``theta`` is given, every option whose reduced
+        cost ``max_j' (p_ij' - lam c_ij')^+ - (p_ij - lam c_ij)`` is at most ``theta``.
         """
-        if lam == 0.0:
-            return float(np.maximum(self.net.max(axis=1), 0.0).sum())
-        lagrangian = self.net - lam * self.costs
-        return float(np.maximum(lagrangian.max(axis=1), 0.0).sum()) + lam * budget
+        total = 0.0
+        choice = np.empty(self.n, dtype=np.int64)
+        near_rows, near_arms, near_reduced = [], [], []
+        for start in range(0, self.n, _CHUNK_ROWS):
+            stop = min(self.n, start + _CHUNK_ROWS)
+            value = self.net[start:stop] - lam * self.costs[start:stop]
+            top = value.max(axis=1)
+            best = np.maximum(top, 0.0)
+            total += float(best.sum())
+            choice[start:stop] = np.where(top > 0, np.argmax(value, axis=1), -1)
+            if theta is not None:
+                reduced = best[:, None] - value
+                row, arm = np.nonzero(reduced <= theta)
+                null = np.flatnonzero(best <= theta)
+                near_rows += [row + start, null + start]
+                near_arms += [arm, np.full(null.shape[0], -1)]
+                near_reduced += [reduced[row, arm], best[null]]
+        near = None
+        if theta is not None:
+            row = np.concatenate(near_rows)
+            arm = np.concatenate(near_arms)
+            order = np.lexsort((arm, row))
+            near = _Near(row[order], arm[order], np.concatenate(near_reduced)[order])
+        return total, choice, near
 
     # ------------------------------------------------------------ incumbent
-    def _positions(self, taken_ranks: np.ndarray | slice) -> np.ndarray:
-        return np.bincount(self.edge_customer[taken_ranks], minlength=self.n).astype(np.int64)
+    def evaluate(self, option: np.ndarray) -> tuple[float, float]:
+        """(profit, spend) of a per-customer option vector (-1 = none)."""
+        treated = np.flatnonzero(option >= 0)
+        arm = option[treated]
+        return float(self.net[treated, arm].sum()), float(self.costs[treated, arm].sum())
 
-    def _next_edges(self, positions: np.ndarray, start: int) -> np.ndarray:
-        """Ranks >= start of each customer's next edge from ``positions``."""
-        ranks = np.arange(start, self.n_edges)
-        is_next = self.edge_position[start:] == positions[self.edge_customer[start:]] + 1
-        return ranks[is_next]
+    def _positions(self, k: int) -> np.ndarray:
+        """Hull position of every customer after the first ``k`` edges."""
+        return np.bincount(self.edge_customer[:k], minlength=self.n).astype(np.int64)
 
-    def _last_edges(self, positions: np.ndarray, stop: int) -> np.ndarray:
-        """Ranks < stop of each customer's last taken edge, latest rank first."""
-        is_last = self.edge_position[:stop] == positions[self.edge_customer[:stop]]
-        return np.flatnonzero(is_last)[::-1]
+    def _choice(self, positions: np.ndarray) -> np.ndarray:
+        return self.hull_option[np.arange(self.n), positions].astype(np.int64)
 
     def _fill(
         self, positions: np.ndarray, spend: float, start: int, low: float, high: float
     ) -> tuple[np.ndarray, float]:
-        """Greedy fill with other customers' next edges, in efficiency order."""
-        ranks = self._next_edges(positions, start)
+        """Greedy fill with other customers' next edges (rank >= start), best first."""
+        room = high - spend
+        ranks = start + np.flatnonzero(self.edge_dc[start:] <= room)
+        ranks = ranks[self.edge_position[ranks] == positions[self.edge_customer[ranks]] + 1]
         if not ranks.size:
             return positions, spend
-        profitable = self.edge_dp[ranks] > 0
+        n_profitable = int(np.count_nonzero(self.edge_dp[ranks] > 0))  # they come first
         take = np.zeros(ranks.shape[0], dtype=bool)
-        n_pos = int(np.count_nonzero(profitable))  # profitable edges come first
-        take[:n_pos], spend = walk(self.edge_dc[ranks[:n_pos]], spend, high, None)
+        take[:n_profitable], spend = walk(self.edge_dc[ranks[:n_profitable]], spend, high, None)
         if spend < low:
-            take[n_pos:], spend = walk(self.edge_dc[ranks[n_pos:]], spend, high, low)
+            take[n_profitable:], spend = walk(self.edge_dc[ranks[n_profitable:]], spend, high, low)
         positions = positions.copy()
         positions[self.edge_customer[ranks[take]]] += 1
         return positions, spend
@@ -235,65 +291,118 @@ class EdgeIndex:
         self, positions: np.ndarray, spend: float, stop: int, low: float, high: float,
         protect: int,
     ) -> tuple[np.ndarray, float]:  # fmt: skip
-        """Undo the least efficient taken edges until spend is back under ``high``."""
-        ranks = self._last_edges(positions, stop)
-        ranks = ranks[self.edge_customer[ranks] != protect]
-        excess = spend - high
-        removable = spend - low
-        give, removed = walk(self.edge_dc[ranks], 0.0, removable, excess)
+        """Undo the least efficient taken edges (ranks < stop) until spend <= high."""
         positions = positions.copy()
-        positions[self.edge_customer[ranks[give]]] -= 1
+        excess, removable = spend - high, spend - low
+        removed = 0.0
+        window = 4096
+        end = stop
+        while end > 0 and removed < excess:
+            begin = max(0, end - window)
+            ranks = np.arange(end - 1, begin - 1, -1)
+            customer = self.edge_customer[ranks]
+            last = (self.edge_position[ranks] == positions[customer]) & (customer != protect)
+            ranks = ranks[last]
+            give, removed = walk(self.edge_dc[ranks], removed, removable, excess)
+            positions[self.edge_customer[ranks[give]]] -= 1
+            end, window = begin, window * 2
         return positions, spend - removed
 
     def _trim_unprofitable(
-        self, positions: np.ndarray, spend: float, stop: int, low: float
+        self, positions: np.ndarray, spend: float, low: float
     ) -> tuple[np.ndarray, float]:
-        """Undo loss-making taken edges while spend stays above ``low``."""
-        ranks = self._last_edges(positions, stop)
-        ranks = ranks[self.edge_dp[ranks] < 0]
-        ranks = ranks[np.argsort(self.edge_eff[ranks], kind="stable")]  # worst first
+        """Undo loss-making taken edges, worst first, while spend stays >= low."""
+        ranks = np.arange(self.n_edges - 1, self.n_positive - 1, -1)
+        ranks = ranks[self.edge_position[ranks] == positions[self.edge_customer[ranks]]]
         give, removed = walk(self.edge_dc[ranks], 0.0, spend - low, None)
         positions = positions.copy()
         positions[self.edge_customer[ranks[give]]] -= 1
         return positions, spend - removed
 
-    def choice(self, positions: np.ndarray) -> np.ndarray:
-        """Option per customer (-1 = none) at the given hull positions."""
-        return self.hull_option[np.arange(self.n), positions].astype(np.int64)
-
-    def evaluate(self, option: np.ndarray) -> tuple[float, float]:
-        """(profit, spend) of a per-customer option vector."""
-        treated = np.flatnonzero(option >= 0)
-        arm = option[treated]
-        return float(self.net[treated, arm].sum()), float(self.costs[treated, arm].sum())
-
     def incumbents(self, split: _Split, low: float, high: float) -> list[np.ndarray]:
-        """Candidate integral allocations (option vectors) near the LP optimum."""
+        """Candidate integral allocations (option vectors) around the LP optimum."""
         k = split.prefix
         candidates = []
-        if split.fraction == 0.0 and low <= self.cum_cost[k] <= high:
-            candidates.append(self._positions(slice(0, k)))
-        split_customer = int(self.edge_customer[k]) if k < self.n_edges else -1
-        # (a) round down: prefix without the split edge, then fill with next edges.
-        down = self._positions(slice(0, k))
-        spend = float(self.cum_cost[k])
-        down, spend = self._fill(down, spend, k + 1, low, high)
-        if low <= spend <= high:
-            if split.lam < 0:
-                down, spend = self._trim_unprofitable(down, spend, self.n_edges, low)
-            candidates.append(down)
-        # (b) round up: take the split edge too, then give back the least efficient edges.
+        if k >= self.n_edges or (split.fraction == 0.0 and low <= self.cum_cost[k] <= high):
+            candidates.append(self._positions(k))
         if k < self.n_edges:
-            up = self._positions(slice(0, k + 1))
-            spend = float(self.cum_cost[k + 1])
+            split_customer = int(self.edge_customer[k])
+            # (a) round down: the prefix without the split edge, then fill.
+            down, spend = self._fill(self._positions(k), float(self.cum_cost[k]), k + 1, low, high)
+            if low <= spend <= high:
+                if split.lam < 0:
+                    down, spend = self._trim_unprofitable(down, spend, low)
+                candidates.append(down)
+            # (b) round up: the split edge too, then give back the least efficient edges.
+            up, spend = self._positions(k + 1), float(self.cum_cost[k + 1])
             if spend > high:
                 up, spend = self._give_back(up, spend, k, low, high, split_customer)
             if low <= spend <= high:
                 up, spend = self._fill(up, spend, k + 1, low, high)
                 if split.lam < 0:
-                    up, spend = self._trim_unprofitable(up, spend, self.n_edges, low)
+                    up, spend = self._trim_unprofitable(up, spend, low)
                 candidates.append(up)
-        return [self.choice(positions) for positions in candidates]
+        return [self._choice(positions) for positions in candidates]
+
+    def _improve(
+        self,
+        option: np.ndarray,
+        value: float,
+        near: _Near,
+        bound: float,
+        low: float,
+        high: float,
+        rounds: int = 8,
+        max_moves: int = 4000,
+    ) -> tuple[np.ndarray, float]:
+        """Local search: the best single move, or pair of moves, that improves the incumbent.
+
+        Only options of small reduced cost can be part of a better allocation, so
+        the moves considered are few (at most ``max_moves``, smallest reduced
+        cost first) and all pairs are scanned vectorised.
+        """
+        spend = self.evaluate(option)[1]
+        for _ in range(rounds):
+            theta = bound - value
+            moves = near.select((near.reduced <= theta) & (near.arm != option[near.row]))
+            if not moves.row.size:
+                break
+            if moves.row.shape[0] > max_moves:
+                moves = moves.select(np.argsort(moves.reduced, kind="stable")[:max_moves])
+            now = option[moves.row]
+            now_cost = np.where(now >= 0, self.costs[moves.row, np.maximum(now, 0)], 0.0)
+            now_profit = np.where(now >= 0, self.net[moves.row, np.maximum(now, 0)], 0.0)
+            is_arm = moves.arm >= 0
+            arm = np.maximum(moves.arm, 0)
+            d_cost = np.where(is_arm, self.costs[moves.row, arm], 0.0) - now_cost
+            d_profit = np.where(is_arm, self.net[moves.row, arm], 0.0) - now_profit
+            lo, hi = low - spend, high - spend
+            best_gain, best_moves = 0.0, ()
+            single = (d_cost >= lo) & (d_cost <= hi) & (d_profit > 0)
+            if single.any():
+                pick = int(np.flatnonzero(single)[np.argmax(d_profit[single])])
+                best_gain, best_moves = float(d_profit[pick]), (pick,)
+            m = moves.row.shape[0]
+            for start in range(0, m, 512):
+                block = slice(start, min(m, start + 512))
+                pair_cost = d_cost[block, None] + d_cost[None, :]
+                valid = (pair_cost >= lo) & (pair_cost <= hi)
+                valid &= moves.row[block, None] != moves.row[None, :]
+                pair_gain = np.where(valid, d_profit[block, None] + d_profit[None, :], -np.inf)
+                flat = int(np.argmax(pair_gain))
+                if pair_gain.flat[flat] > best_gain:
+                    a, b = divmod(flat, m)
+                    best_gain, best_moves = float(pair_gain.flat[flat]), (start + a, b)
+            if not best_moves:
+                break
+            candidate = option.copy()
+            for pick in best_moves:
+                candidate[moves.row[pick]] = moves.arm[pick]
+            new_value, new_spend = self.evaluate(candidate)
+            if not (low <= new_spend <= high) or new_value <= value:
+                break
+            option, value, spend = candidate, new_value, new_spend
+        return option, value
 
     # ---------------------------------------------------------------- solve
     def solve(
@@ -304,141 +413,104 @@ class EdgeIndex:
         time_limit: float | None = None,
         relative_gap: float = 0.0,
     ) -> SolveOutcome:
-        """Proven optimum for the window ``[low_budget, high_budget]``."""
-        tol_low = budget_tolerance(low_budget)
-        tol_high = budget_tolerance(high_budget)
-        # Work strictly inside the window (half the tolerance) so that float error in
-        # running sums can never push a returned allocation outside it.
-        low = low_budget - 0.5 * tol_low
-        high = high_budget + 0.5 * tol_high
+        """Proven optimum for the spend window ``[low_budget, high_budget]``."""
+        tol_low, tol_high = budget_tolerance(low_budget), budget_tolerance(high_budget)
+        # Work strictly inside the tolerated window, so that float error in running
+        # sums can never push a returned allocation outside it.
+        low, high = low_budget - 0.5 * tol_low, high_budget + 0.5 * tol_high
         split = self.split(low, high)
         if split.lam > 0:
-            bound = self.dual_bound(split.lam, high_budget + tol_high)
+            priced = high_budget + tol_high
         elif split.lam < 0:
-            bound = self.dual_bound(split.lam, low_budget - tol_low)
+            priced = low_budget - tol_low
         else:
-            bound = self.dual_bound(0.0, 0.0)
-        bound = min(bound, split.lp_value + 1e-12 * max(1.0, abs(split.lp_value)))
+            priced = 0.0
+        total, choice, _ = self.lagrangian(split.lam)
+        bound = total + split.lam * priced
         tolerance = OPTIMALITY_RTOL * max(1.0, abs(bound))
 
-        best, best_value = None, -math.inf
+        incumbent, incumbent_value = None, -math.inf
         for option in self.incumbents(split, low, high):
             value, spend = self.evaluate(option)
-            if low_budget - tol_low <= spend <= high_budget + tol_high and value > best_value:
-                best, best_value = option, value
-        if best is not None and bound - best_value > tolerance:
-            best, best_value = self._improve(best, best_value, split.lam, bound, low, high)
+            if low <= spend <= high and value > incumbent_value:
+                incumbent, incumbent_value = option, value
         details = {
             "lp_bound": split.lp_value,
-            "dual_bound": bound,
             "multiplier": split.lam,
-            "incumbent_objective": best_value,
+            "heuristic_objective": incumbent_value,
             "tolerance": tolerance,
             "n_edges": self.n_edges,
         }
-        if best is not None and bound - best_value <= max(
-            tolerance, relative_gap * max(1.0, abs(bound))
-        ):
-            optimal = bound - best_value <= tolerance
-            details.update(core_customers=0, core_options=0, fixed_customers=self.n)
+        slack = 1e-12 * max(1.0, abs(bound))  # float error in reduced costs
+        near = None
+        if incumbent is not None and bound - incumbent_value > tolerance:
+            _, _, near = self.lagrangian(split.lam, bound - incumbent_value + slack)
+            incumbent, incumbent_value = self._improve(
+                incumbent, incumbent_value, near, bound, low, high
+            )
+        details["incumbent_objective"] = incumbent_value
+        gap = bound - incumbent_value
+        if incumbent is not None and gap <= max(tolerance, relative_gap * max(1.0, abs(bound))):
+            proven = gap <= tolerance
+            details.update(core_customers=0, core_options=0, core_method="none")
             return SolveOutcome(
-                best,
-                "optimal" if optimal else "feasible",
-                "optimal" if optimal else "gap_limit",
+                incumbent,
+                "optimal" if proven else "feasible",
+                "optimal" if proven else "gap_limit",
                 bound,
                 details,
             )
+        if incumbent is None:
+            # Nothing to fix against: the whole problem goes to SCIP.
+            everything = np.ones(self.n * (self.k + 1), dtype=bool)
+            rows = np.repeat(np.arange(self.n), self.k + 1)
+            arms = np.tile(np.arange(-1, self.k), self.n)
+            near = _Near(rows[everything], arms[everything], np.zeros(rows.shape[0]))
+            return self._core_with_scip(
+                near, choice, None, -math.inf, bound, low_budget, high_budget,
+                time_limit=time_limit, relative_gap=relative_gap, details=details,
+            )  # fmt: skip
+        # Only allocations better than incumbent + tolerance/2 are searched for.
+        theta = gap - 0.5 * tolerance + slack
+        near = near.select(near.reduced <= theta)
+        details["search_threshold"] = theta
         return self._solve_core(
-            split, bound, best, best_value, low_budget, high_budget,
+            near, choice, incumbent, incumbent_value, bound, low_budget, high_budget,
             time_limit=time_limit, relative_gap=relative_gap, details=details,
         )  # fmt: skip
 
-    def _improve(
-        self,
-        option: np.ndarray,
-        value: float,
-        lam: float,
-        bound: float,
-        low: float,
-        high: float,
-        rounds: int = 8,
-        max_moves: int = 4000,
-    ) -> tuple[np.ndarray, float]:
-        """Local search: the best single move, or pair of moves, that improves the incumbent.
+    def _core_split(self, near: _Near, choice: np.ndarray) -> tuple[np.ndarray, np.ndarray, _Near]:
+        """Fixed option vector, core customers and the core's options."""
+        counts = np.bincount(near.row, minlength=self.n)
+        in_core = counts >= 2
+        option = np.where(in_core, -1, choice)
+        core_rows = np.flatnonzero(in_core)
+        return option, core_rows, near.select(in_core[near.row])
 
-        Only moves to options of small reduced cost can improve it (the others
-        cannot beat the incumbent by the Lagrangian argument), so the search is
-        over a few thousand moves at most, pairs included, fully vectorised.
+    def _residual_window(
+        self, low_budget: float, high_budget: float, fixed_spend: float, slack: float
+    ) -> tuple[float, float]:
+        """Spend window left for the core once the fixed customers are paid for.
+
+        ``slack`` is the share of the budget tolerance added on each side: 0.5
+        for the exact dynamic programme, 0 for SCIP (whose own feasibility
+        tolerance already equals the budget tolerance).
         """
-        rows = np.arange(self.n)
-        for _ in range(rounds):
-            lagrangian = self.net - lam * self.costs
-            best_lag = np.maximum(lagrangian.max(axis=1), 0.0)
-            reduced = best_lag[:, None] - lagrangian
-            del lagrangian
-            theta = bound - value
-            treated = option >= 0
-            current_cost = np.where(treated, self.costs[rows, np.maximum(option, 0)], 0.0)
-            current_profit = np.where(treated, self.net[rows, np.maximum(option, 0)], 0.0)
-            spend = float(current_cost.sum())
-            cand_i, cand_j = np.nonzero(reduced <= theta)
-            other = cand_j != option[cand_i]
-            cand_i, cand_j = cand_i[other], cand_j[other]
-            null_i = np.flatnonzero((best_lag <= theta) & treated)
-            move_i = np.concatenate([cand_i, null_i])
-            move_j = np.concatenate([cand_j, np.full(null_i.shape[0], -1)])
-            move_loss = np.concatenate([reduced[cand_i, cand_j], best_lag[null_i]])
-            del reduced
-            if not move_i.size:
-                break
-            if move_i.shape[0] > max_moves:
-                keep = np.argsort(move_loss, kind="stable")[:max_moves]
-                move_i, move_j = move_i[keep], move_j[keep]
-            is_arm = move_j >= 0
-            new_cost = np.zeros(move_i.shape[0])
-            new_profit = np.zeros(move_i.shape[0])
-            new_cost[is_arm] = self.costs[move_i[is_arm], move_j[is_arm]]
-            new_profit[is_arm] = self.net[move_i[is_arm], move_j[is_arm]]
-            d_cost = new_cost - current_cost[move_i]
-            d_profit = new_profit - current_profit[move_i]
-            lo, hi = low - spend, high - spend
-            # single moves
-            ok = (d_cost >= lo) & (d_cost <= hi) & (d_profit > 0)
-            best_gain, best_pair = 0.0, None
-            if ok.any():
-                k = int(np.flatnonzero(ok)[np.argmax(d_profit[ok])])
-                best_gain, best_pair = float(d_profit[k]), (k,)
-            # pairs of moves of two different customers
-            m = move_i.shape[0]
-            for start in range(0, m, 512):
-                block = slice(start, min(m, start + 512))
-                pair_cost = d_cost[block, None] + d_cost[None, :]
-                pair_gain = d_profit[block, None] + d_profit[None, :]
-                valid = (pair_cost >= lo) & (pair_cost <= hi)
-                valid &= move_i[block, None] != move_i[None, :]
-                pair_gain = np.where(valid, pair_gain, -np.inf)
-                flat = int(np.argmax(pair_gain))
-                gain = float(pair_gain.flat[flat])
-                if gain > best_gain:
-                    a, b = divmod(flat, m)
-                    best_gain, best_pair = gain, (start + a, b)
-            if best_pair is None or best_gain <= 1e-15 * max(1.0, abs(value)):
-                break
-            candidate = option.copy()
-            for k in best_pair:
-                candidate[move_i[k]] = move_j[k]
-            new_value, new_spend = self.evaluate(candidate)
-            if not (low <= new_spend <= high) or new_value <= value:
-                break
-            option, value = candidate, new_value
-        return option, value
+        low, high = -math.inf, math.inf
+        tol_low, tol_high = budget_tolerance(low_budget), budget_tolerance(high_budget)
+        if low_budget - tol_low > self.min_spend:  # the minimum can bind at all
+            low = low_budget - fixed_spend - slack * tol_low
+        if high_budget + tol_high < self.max_spend:  # the maximum can bind at all
+            high = high_budget - fixed_spend + slack * tol_high
+        return low, high
 
     def _solve_core(
         self,
-        split: _Split,
-        bound: float,
-        incumbent: np.ndarray | None,
+        near: _Near,
+        choice: np.ndarray,
+        incumbent: np.ndarray,
         incumbent_value: float,
+        bound: float,
         low_budget: float,
         high_budget: float,
         *,
@@ -447,113 +519,54 @@ class EdgeIndex:
         details: dict,
     ) -> SolveOutcome:
         tolerance = details["tolerance"]
-        if incumbent is None:
-            # Nothing to fix against: hand the whole problem to SCIP.
-            return self._solve_with_scip(
-                np.ones((self.n, self.k), dtype=bool), np.ones(self.n, dtype=bool),
-                None, -math.inf, bound, low_budget, high_budget,
-                time_limit=time_limit, relative_gap=relative_gap, details=details,
-            )  # fmt: skip
-        lagrangian = self.net - split.lam * self.costs  # (n, K)
-        best_lag = np.maximum(lagrangian.max(axis=1), 0.0)
-        reduced = best_lag[:, None] - lagrangian  # >= 0
-        del lagrangian
-        # Any allocation worth more than incumbent + tolerance/2 has total reduced
-        # cost below theta (Lagrangian bound), so options above it are fixed out.
-        theta = (bound - incumbent_value) - 0.5 * tolerance + 1e-12 * max(1.0, abs(bound))
-        keep = reduced <= theta
-        keep_null = best_lag <= theta
-        core = (keep.sum(axis=1) + keep_null) >= 2
-
-        option = self._lagrangian_choice(keep, keep_null, ~core)
+        option, core_rows, core = self._core_split(near, choice)
+        details.update(core_customers=int(core_rows.shape[0]), core_options=int(core.row.size))
+        # Nothing beats incumbent + tolerance/2 outside the core's search space.
+        floor_bound = min(bound, incumbent_value + 0.5 * tolerance)
+        if not core_rows.size:
+            details["core_method"] = "none"
+            return SolveOutcome(incumbent, "optimal", "optimal", floor_bound, details)
         fixed_profit, fixed_spend = self.evaluate(option)
-        core_rows = np.flatnonzero(core)
-        details.update(
-            core_customers=int(core_rows.shape[0]),
-            core_options=int(keep[core_rows].sum() + keep_null[core_rows].sum()),
-            fixed_customers=int(self.n - core_rows.shape[0]),
-            search_threshold=theta,
-        )
-        low, high = self._residual_window(low_budget, high_budget, fixed_spend)
-
-        owner_local, arm = np.nonzero(keep[core_rows])
-        null_local = np.flatnonzero(keep_null[core_rows])
-        owner = np.concatenate([owner_local, null_local])
-        arms = np.concatenate([arm, np.full(null_local.shape[0], -1)])
-        rows = core_rows[owner]
-        is_arm = arms >= 0
-        cost = np.zeros(owner.shape[0])
-        profit = np.zeros(owner.shape[0])
-        cost[is_arm] = self.costs[rows[is_arm], arms[is_arm]]
-        profit[is_arm] = self.net[rows[is_arm], arms[is_arm]]
-        del reduced
+        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.5)
+        is_arm = core.arm >= 0
+        cost = np.where(is_arm, self.costs[core.row, np.maximum(core.arm, 0)], 0.0)
+        profit = np.where(is_arm, self.net[core.row, np.maximum(core.arm, 0)], 0.0)
+        owner = np.searchsorted(core_rows, core.row)
 
         grid = cost_grid(cost)
-        result = None
         if grid is not None:
             units = np.round(cost / grid).astype(np.int64)
-            width = float(units.max() - units.min()) * core_rows.shape[0] + 1.0
-            if width * core_rows.shape[0] <= MAX_DP_CELLS:
+            spread = float(units.max() - units.min()) * core_rows.shape[0] + 1.0
+            if spread * core_rows.shape[0] <= MAX_DP_CELLS:
+                details["core_method"] = f"dynamic programme on a {grid:g} cost grid"
                 low_units = math.ceil(low / grid - 1e-9) if math.isfinite(low) else -math.inf
                 high_units = math.floor(high / grid + 1e-9) if math.isfinite(high) else math.inf
-                details["core_method"] = f"dp on a {grid:g} cost grid"
-                result = _grid_dp(
-                    units, profit, owner, core_rows.shape[0], low_units, high_units
-                )
-                if result is None:
-                    # No allocation in the restricted space reaches the window: the
-                    # incumbent is optimal (up to tolerance / 2).
-                    proven = min(bound, incumbent_value + 0.5 * tolerance)
-                    return SolveOutcome(incumbent, "optimal", "optimal", proven, details)
-        if result is None:
-            details["core_method"] = "scip"
-            return self._solve_with_scip(
-                keep, keep_null, incumbent, incumbent_value, bound, low_budget, high_budget,
-                time_limit=time_limit, relative_gap=relative_gap, details=details,
-            )  # fmt: skip
-        found = None
-        if result is not None:
-            flat, core_value = result
-            if core_value + fixed_profit > incumbent_value:
-                found = option.copy()
-                found[core_rows] = arms[flat]
-        if found is not None:
-            value, _ = self.evaluate(found)
-            if value > incumbent_value:
-                option_out, value_out = found, value
-            else:
-                option_out, value_out = incumbent, incumbent_value
-        else:
-            option_out, value_out = incumbent, incumbent_value
-        # No allocation beats max(found, incumbent + tolerance/2): that is the bound.
-        proven = min(bound, max(value_out, incumbent_value + 0.5 * tolerance))
-        return SolveOutcome(option_out, "optimal", "optimal", proven, details)
+                result = _grid_dp(units, profit, owner, core_rows.shape[0], low_units, high_units)
+                if result is not None:
+                    flat, core_value = result
+                    if core_value + fixed_profit > incumbent_value:
+                        found = option.copy()
+                        found[core_rows] = core.arm[flat]
+                        value, spend = self.evaluate(found)
+                        if value > incumbent_value and (
+                            low_budget - budget_tolerance(low_budget)
+                            <= spend
+                            <= high_budget + budget_tolerance(high_budget)
+                        ):
+                            return SolveOutcome(
+                                found, "optimal", "optimal", max(value, floor_bound), details
+                            )
+                return SolveOutcome(incumbent, "optimal", "optimal", floor_bound, details)
+        details["core_method"] = "scip"
+        return self._core_with_scip(
+            near, choice, incumbent, incumbent_value, bound, low_budget, high_budget,
+            time_limit=time_limit, relative_gap=relative_gap, details=details,
+        )  # fmt: skip
 
-    def _lagrangian_choice(
-        self, keep: np.ndarray, keep_null: np.ndarray, rows_mask: np.ndarray
-    ) -> np.ndarray:
-        """Option vector: each masked customer's only surviving option, others -1."""
-        option = np.full(self.n, -1, dtype=np.int64)
-        rows = np.flatnonzero(rows_mask & ~keep_null)
-        option[rows] = np.argmax(keep[rows], axis=1)
-        return option
-
-    def _residual_window(
-        self, low_budget: float, high_budget: float, fixed_spend: float
-    ) -> tuple[float, float]:
-        """Spend window left for the core once fixed customers are paid for."""
-        low, high = -math.inf, math.inf
-        tol_low, tol_high = budget_tolerance(low_budget), budget_tolerance(high_budget)
-        if low_budget - tol_low > self.base_cost:  # the minimum can bind at all
-            low = low_budget - fixed_spend - 0.5 * tol_low
-        if high_budget + tol_high < self.cum_cost[-1]:  # the maximum can bind at all
-            high = high_budget - fixed_spend + 0.5 * tol_high
-        return low, high
-
-    def _solve_with_scip(
+    def _core_with_scip(
         self,
-        keep: np.ndarray,
-        keep_null: np.ndarray,
+        near: _Near,
+        choice: np.ndarray,
         incumbent: np.ndarray | None,
         incumbent_value: float,
         bound: float,
@@ -564,71 +577,59 @@ class EdgeIndex:
         relative_gap: float,
         details: dict,
     ) -> SolveOutcome:
-        """Core (or whole problem) through SCIP: the fallback of the dynamic programme."""
+        """Core (or, without an incumbent, the whole problem) through SCIP."""
         from ._scip import solve_options
 
         tolerance = details["tolerance"]
-        core = (keep.sum(axis=1) + keep_null) >= 2
-        option = self._lagrangian_choice(keep, keep_null, ~core)
-        fixed_profit, fixed_spend = self.evaluate(option)
-        core_rows = np.flatnonzero(core)
-        owner_local, arm = np.nonzero(keep[core_rows])
-        owner = core_rows[owner_local]
-        must_treat = ~keep_null[core_rows]
-        low, high = self._residual_window(low_budget, high_budget, fixed_spend)
+        option, core_rows, core = self._core_split(near, choice)
         details.setdefault("core_customers", int(core_rows.shape[0]))
-        details.setdefault("core_options", int(owner.shape[0] + keep_null[core_rows].sum()))
-        details.setdefault("fixed_customers", int(self.n - core_rows.shape[0]))
+        details.setdefault("core_options", int(core.row.size))
         details.setdefault("core_method", "scip")
-        hint = None
-        if incumbent is not None:
-            hint = (incumbent[owner] == arm).astype(np.float64)
-        from .exceptions import InfeasibleBudgetError
-
+        fixed_profit, fixed_spend = self.evaluate(option)
+        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.0)
+        null_kept = np.zeros(self.n, dtype=bool)
+        null_kept[core.row[core.arm < 0]] = True
+        arms = core.select(core.arm >= 0)
+        owner = np.searchsorted(core_rows, arms.row)
+        hint = None if incumbent is None else (incumbent[arms.row] == arms.arm).astype(float)
+        floor_bound = incumbent_value + 0.5 * tolerance if incumbent is not None else -math.inf
         try:
             solution = solve_options(
-                self.net[owner, arm], self.costs[owner, arm], owner_local, core_rows.shape[0],
-                low, high, time_limit=time_limit, relative_gap=relative_gap,
-                offset=fixed_profit, must_choose=must_treat, hint=hint,
-                absolute_gap=0.5 * tolerance,
+                self.net[arms.row, arms.arm], self.costs[arms.row, arms.arm], owner,
+                core_rows.shape[0], low, high, time_limit=time_limit,
+                relative_gap=relative_gap, offset=fixed_profit,
+                must_choose=~null_kept[core_rows], hint=hint, absolute_gap=0.5 * tolerance,
             )  # fmt: skip
         except InfeasibleBudgetError:
             if incumbent is None:
                 raise
-            # The restricted problem only holds allocations better than the incumbent.
-            proven = min(bound, incumbent_value + 0.5 * tolerance)
-            return SolveOutcome(incumbent, "optimal", "optimal", proven, details)
+            # The core only holds allocations better than the incumbent: none exists.
+            return SolveOutcome(incumbent, "optimal", "optimal", min(bound, floor_bound), details)
         except SolverError:
             if incumbent is None:
                 raise
             return SolveOutcome(incumbent, "feasible", "time_limit", bound, details)
-        option[core_rows] = -1
+        details["core_time"] = solution.build_time + solution.solve_time
         picked = solution.chosen >= 0
-        option[core_rows[picked]] = arm[solution.chosen[picked]]
+        option[core_rows[picked]] = arms.arm[solution.chosen[picked]]
         value, _ = self.evaluate(option)
-        details["core_time"] = solution.solve_time + solution.build_time
         if incumbent is not None and incumbent_value >= value:
             option, value = incumbent, incumbent_value
-        scip_bound = solution.bound
-        if incumbent is not None:
-            scip_bound = max(scip_bound, incumbent_value + 0.5 * tolerance)
-        final_bound = min(bound, scip_bound)
+        final_bound = min(bound, max(solution.bound, floor_bound))
         if solution.status == "optimal":
             return SolveOutcome(option, "optimal", "optimal", max(value, final_bound), details)
         return SolveOutcome(option, "feasible", solution.termination, final_bound, details)
 
 
-#: The core goes to the dynamic programme when its costs sit on a common grid
-#: (0.1, 0.25, whole currency units, ...) and the programme stays at most this big
-#: (customers x distinct spends); otherwise to SCIP.
-MAX_DP_CELLS = 50_000_000
-
-
+# ------------------------------------------------------------ grid programme
 def cost_grid(cost: np.ndarray) -> float | None:
     """The coarsest power-of-ten grid (1, 0.1, ..., 1e-6) all costs lie on, if any."""
     for digits in range(7):
         units = cost * 10.0**digits
-        if np.all(np.abs(units - np.round(units)) <= 1e-6 * np.maximum(1.0, np.abs(units))):
+        if np.abs(units).max(initial=0.0) > 1e12:
+            return None  # too fine for exact integer arithmetic
+        # within a millionth of a grid step: float noise, not a different cost
+        if np.all(np.abs(units - np.round(units)) <= 1e-6):
             return 10.0**-digits
     return None
 
@@ -643,11 +644,11 @@ def _grid_dp(
 ) -> tuple[np.ndarray, float] | None:
     """Exact multiple-choice knapsack on integer costs by dynamic programming.
 
-    ``units`` are integer costs (grid units); null options are explicit flat
-    options, so every customer picks exactly one. States are distinct spends,
-    each keeping its most profitable partial allocation; spends that can no
-    longer reach the window are dropped. Returns the flat option per customer
-    and the best profit, or ``None`` if no allocation lands in the window.
+    Every option is explicit (null options included), so each customer picks
+    exactly one. A state is a distinct total spend, holding its most profitable
+    partial allocation; spends that can no longer reach the window are dropped.
+    Returns the chosen flat option per customer and the best profit, or
+    ``None`` when no allocation lands in the window.
     """
     order = np.argsort(owner, kind="stable")
     units, profit, owner = units[order], profit[order], owner[order]
@@ -661,24 +662,24 @@ def _grid_dp(
     gain = np.zeros(1)
     parents, picks = [], []
     for t in range(n_owners):
-        lo_, hi_ = starts[t], starts[t + 1]
-        m = hi_ - lo_
-        new_spend = (spend[:, None] + units[None, lo_:hi_]).ravel()
-        new_gain = (gain[:, None] + profit[None, lo_:hi_]).ravel()
+        first_option, end_option = starts[t], starts[t + 1]
+        width = end_option - first_option
+        new_spend = (spend[:, None] + units[None, first_option:end_option]).ravel()
+        new_gain = (gain[:, None] + profit[None, first_option:end_option]).ravel()
         reachable = (new_spend + least_rest[t] <= high_units) & (
             new_spend + most_rest[t] >= low_units
         )
         alive = np.flatnonzero(reachable)
         if not alive.size:
             return None
-        # one state per spend: the most profitable (ties: the earliest, i.e. lower options)
-        rank = alive[np.lexsort((-new_gain[alive], new_spend[alive]))]
-        first = np.ones(rank.shape[0], dtype=bool)
-        first[1:] = new_spend[rank][1:] != new_spend[rank][:-1]
-        chosen = rank[first]
-        spend, gain = new_spend[chosen], new_gain[chosen]
-        parents.append(chosen // m)
-        picks.append(lo_ + chosen % m)
+        # one state per spend: the most profitable (ties: the earliest)
+        ranked = alive[np.lexsort((-new_gain[alive], new_spend[alive]))]
+        first = np.ones(ranked.shape[0], dtype=bool)
+        first[1:] = new_spend[ranked][1:] != new_spend[ranked][:-1]
+        kept = ranked[first]
+        spend, gain = new_spend[kept], new_gain[kept]
+        parents.append(kept // width)
+        picks.append(first_option + kept % width)
 
     feasible = (spend >= low_units) & (spend <= high_units)
     if not feasible.any():
@@ -692,24 +693,42 @@ def _grid_dp(
     return order[flat], best
 
 
+# ---------------------------------------------------------------- entry points
+def needs_negative_edges(problem: AllocationProblem, net: np.ndarray) -> bool:
+    """Whether the minimum budget can force spend beyond every profitable option."""
+    top = net.max(axis=1)
+    best = np.maximum(top, 0.0)
+    # spend of the cheapest most-profitable option per customer (null when best is 0)
+    at_best = np.where(net == best[:, None], problem.costs, np.inf).min(axis=1)
+    spend_free = float(np.where(top > 0, at_best, np.minimum(at_best, 0.0)).sum())
+    return problem.min_budget - budget_tolerance(problem.min_budget) > spend_free
+
+
+def build_index(problem: AllocationProblem) -> EdgeIndex:
+    """Hulls and sorted edges for ``problem``."""
+    net = problem.net()
+    return EdgeIndex(net, problem.costs, negative=needs_negative_edges(problem, net))
+
+
 def solve_exact(
     problem: AllocationProblem, *, time_limit: float | None, relative_gap: float
 ) -> SolveOutcome:
     """Entry point used by :func:`upliftopt.allocate` for ``method="exact"``."""
-    index = EdgeIndex(problem.net(), problem.costs)
+    index = build_index(problem)
     return index.solve(
         problem.min_budget, problem.max_budget, time_limit=time_limit, relative_gap=relative_gap
     )
 
 
 def lp_bound(problem: AllocationProblem) -> float:
-    """Upper bound on the objective (the Lagrangian / LP bound at lam*)."""
-    index = EdgeIndex(problem.net(), problem.costs)
+    """Upper bound on the objective: the Lagrangian (= LP) bound at lam*."""
+    index = build_index(problem)
     low = problem.min_budget - 0.5 * budget_tolerance(problem.min_budget)
     high = problem.max_budget + 0.5 * budget_tolerance(problem.max_budget)
     split = index.split(low, high)
+    total, _, _ = index.lagrangian(split.lam)
     if split.lam > 0:
-        return index.dual_bound(split.lam, problem.max_budget + budget_tolerance(high))
+        return total + split.lam * (problem.max_budget + budget_tolerance(problem.max_budget))
     if split.lam < 0:
-        return index.dual_bound(split.lam, problem.min_budget - budget_tolerance(low))
-    return index.dual_bound(0.0, 0.0)
+        return total + split.lam * (problem.min_budget - budget_tolerance(problem.min_budget))
+    return total

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._problem import AllocationProblem, SolveOutcome, budget_tolerance
+from ._problem import AllocationProblem, SolveOutcome
 from .exceptions import InfeasibleBudgetError, SolverError, SolverUnavailableError
 
 #: SCIP's feasibility tolerance. SCIP checks rows relatively
-#: (|activity - rhs| <= feastol * max(1, |rhs|)), so it must sit below the budget
-#: tolerance of upliftopt (1e-9 relative) for every spend it accepts to pass the
-#: float64 re-check done before an allocation is returned.
-SCIP_FEASTOL = 1e-10
+#: (|activity - rhs| <= feastol * max(1, |rhs|)), which is the budget tolerance of
+#: upliftopt (1e-9 relative), so the budget row is given to SCIP without slack.
+#: Tighter values made SCIP's presolve misjudge equality-like windows in tests.
+SCIP_FEASTOL = 1e-9
 
 # One status table: backend status name -> (our status, what to do).
 #   "optimal"    proven optimum
@@ -129,9 +129,17 @@ def solve_options(
     cols = [np.flatnonzero(in_row)]
     data = [np.ones(int(in_row.sum()))]
     if budget_rows:
+        # Costs on a decimal grid become exact integers in the budget row (SCIP's
+        # presolve then reasons about it exactly); other costs are normalised.
+        from ._mckp import cost_grid
+
+        cost = np.asarray(cost, dtype=np.float64)
+        scale = cost_grid(cost) or max(float(np.abs(cost).max(initial=0.0)), 1e-300)
+        row_cost = np.round(cost / scale) if cost_grid(cost) else cost / scale
+        low, high = low / scale, high / scale
         rows.append(np.full(n_vars, n_rows))
         cols.append(np.arange(n_vars))
-        data.append(np.asarray(cost, dtype=np.float64))
+        data.append(row_cost)
     matrix = sp.csr_matrix(
         (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n_rows + budget_rows, n_vars),
@@ -227,11 +235,6 @@ def solve_scip(
     owner, arm = np.nonzero(keep)
     low = problem.min_budget if problem.min_binding() else -math.inf
     high = problem.max_budget if problem.max_binding() else math.inf
-    # Keep SCIP strictly inside our tolerance (it checks rows relatively, see SCIP_FEASTOL).
-    if math.isfinite(low):
-        low = low - 0.5 * budget_tolerance(low)
-    if math.isfinite(high):
-        high = high + 0.5 * budget_tolerance(high)
     if owner.shape[0] == 0:
         assignment = np.full(problem.n, -1, dtype=np.int64)
         return SolveOutcome(

@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 
 from ._problem import AllocationProblem, check_feasible, make_problem, spend_and_value
+from ._problem import budget_tolerance as _budget_tolerance
 
-__all__ = ["METHODS", "Allocation", "Status", "allocate"]
+__all__ = ["METHODS", "Allocation", "Status", "allocate", "frontier"]
 
 #: Accepted values of ``method``.
 METHODS = ("auto", "exact", "scip", "greedy")
@@ -246,7 +247,9 @@ def _check_time_limit(time_limit: Any) -> float | None:
     try:
         limit = float(time_limit)
     except (TypeError, ValueError):
-        raise ValueError(f"time_limit must be a number of seconds or None; got {time_limit!r}")
+        raise ValueError(
+            f"time_limit must be a number of seconds or None; got {time_limit!r}"
+        ) from None
     if not limit > 0:
         raise ValueError(f"time_limit must be > 0 seconds; got {time_limit!r}")
     return None if math.isinf(limit) else limit
@@ -371,3 +374,109 @@ def allocate(
         started=started,
         details=outcome.details,
     )
+
+
+def _check_budgets(budgets: Any, name: str = "budgets") -> np.ndarray:
+    array = np.atleast_1d(np.asarray(budgets, dtype=np.float64))
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError(f"{name} must be finite and >= 0; got {array.tolist()!r}")
+    return array
+
+
+def frontier(
+    values: Any,
+    costs: Any,
+    budgets: Any = None,
+    *,
+    n_budgets: int = 21,
+    true_values: Any = None,
+    random_state: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Best achievable value at many budgets, from one sort, next to greedy and random.
+
+    For each budget ``b`` (used as ``max_budget``, with ``min_budget=0``) the
+    frame reports the LP bound, the proven-optimal objective (the exact solver,
+    reusing one hull-and-sort of all options), the greedy rule's objective and
+    that of a random allocation (customers in a random order, each with a
+    uniformly random arm, taken while the budget lasts, whatever their value).
+
+    Parameters
+    ----------
+    values, costs
+        As for :func:`allocate`.
+    budgets : sequence of float, optional
+        Budgets to evaluate. Default: ``n_budgets`` evenly spaced points from 0
+        to the spend of the unconstrained optimum.
+    n_budgets : int, default 21
+        Number of default budgets.
+    true_values : array-like (n, K), optional
+        True incremental values (e.g. ``tau`` of synthetic data); adds columns
+        ``exact_true``, ``greedy_true`` and ``random_true``: the net value of each
+        allocation under the truth.
+    random_state : int, Generator or None
+        Seed of the random allocation.
+
+    Returns
+    -------
+    DataFrame
+        One row per budget: ``budget``, ``lp_bound``, ``exact``, ``exact_spend``,
+        ``greedy``, ``random`` (objectives on ``values``), plus the ``*_true``
+        columns when ``true_values`` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from upliftopt import frontier
+    >>> values = np.array([[3.0, 1.0], [2.0, 2.5], [0.5, 0.2]])
+    >>> table = frontier(values, costs=[1.0, 1.5], budgets=[0.0, 1.0, 2.0])
+    >>> table[["budget", "exact", "greedy"]].to_numpy().tolist()
+    [[0.0, 0.0, 0.0], [1.0, 2.0, 2.0], [2.0, 3.0, 3.0]]
+    """
+    from ._greedy import GreedyRanking, walk
+    from ._mckp import EdgeIndex
+
+    problem = make_problem(values, costs, 0.0, math.inf)
+    truth = None
+    if true_values is not None:
+        truth = make_problem(true_values, costs, 0.0, math.inf)
+        if truth.values.shape != problem.values.shape:
+            raise ValueError(
+                f"true_values has shape {truth.values.shape}, values {problem.values.shape}"
+            )
+    if not isinstance(n_budgets, int | np.integer) or n_budgets < 2:
+        raise ValueError(f"n_budgets must be an integer >= 2; got {n_budgets!r}")
+    net = problem.net()
+    index = EdgeIndex(net, problem.costs, negative=False)
+    if budgets is None:
+        top = max(float(index.cum_cost[index.n_positive]), 0.0)
+        budgets = np.linspace(0.0, top, n_budgets)
+    budgets = _check_budgets(budgets)
+    ranking = GreedyRanking(net, problem.costs)
+
+    rng = np.random.default_rng(random_state)
+    shuffled = rng.permutation(problem.n)
+    random_arm = rng.integers(0, problem.k, size=problem.n)
+    random_cost = problem.costs[shuffled, random_arm[shuffled]]
+
+    rows = []
+    for budget in budgets:
+        high = budget + 0.5 * _budget_tolerance(budget)
+        split = index.split(-math.inf, high)
+        exact = index.solve(0.0, float(budget)).assignment
+        greedy = ranking.assign(0.0, float(budget))
+        taken, _ = walk(random_cost, 0.0, budget + _budget_tolerance(budget), None)
+        rand = np.full(problem.n, -1, dtype=np.int64)
+        rand[shuffled[taken]] = random_arm[shuffled[taken]]
+        row = {"budget": float(budget), "lp_bound": split.lp_value}
+        for name, assignment in (("exact", exact), ("greedy", greedy), ("random", rand)):
+            value, cost = spend_and_value(problem, assignment)
+            row[name] = value - cost
+            if name == "exact":
+                row["exact_spend"] = cost
+            if truth is not None:
+                true_value, true_cost = spend_and_value(truth, assignment)
+                row[f"{name}_true"] = true_value - true_cost
+        rows.append(row)
+    return pd.DataFrame(rows)
