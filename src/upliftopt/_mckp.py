@@ -44,11 +44,12 @@ from .exceptions import InfeasibleBudgetError, SolverError
 #: ``bound - objective <= OPTIMALITY_RTOL * max(1, |bound|)``.
 OPTIMALITY_RTOL = 1e-9
 
+#: States kept by the heuristic (beam) pass of the core programme.
+BEAM_WIDTH = 20_000
+
 #: Rows per chunk in the passes over all customers (bounds temporary memory).
 _CHUNK_ROWS = 1 << 18
 
-#: Largest (customers x distinct spends) table the core dynamic programme may use.
-MAX_DP_CELLS = 50_000_000
 
 
 # --------------------------------------------------------------------- hulls
@@ -448,6 +449,11 @@ class EdgeIndex:
             incumbent, incumbent_value = self._improve(
                 incumbent, incumbent_value, near, bound, low, high
             )
+            if bound - incumbent_value > tolerance:
+                incumbent, incumbent_value = self._beam_search(
+                    incumbent, incumbent_value, near, choice, bound, split.lam,
+                    low_budget, high_budget,
+                )  # fmt: skip
         details["incumbent_objective"] = incumbent_value
         gap = bound - incumbent_value
         if incumbent is not None and gap <= max(tolerance, relative_gap * max(1.0, abs(bound))):
@@ -461,23 +467,55 @@ class EdgeIndex:
                 details,
             )
         if incumbent is None:
-            # Nothing to fix against: the whole problem goes to SCIP.
-            everything = np.ones(self.n * (self.k + 1), dtype=bool)
-            rows = np.repeat(np.arange(self.n), self.k + 1)
-            arms = np.tile(np.arange(-1, self.k), self.n)
-            near = _Near(rows[everything], arms[everything], np.zeros(rows.shape[0]))
-            return self._core_with_scip(
-                near, choice, None, -math.inf, bound, low_budget, high_budget,
-                time_limit=time_limit, relative_gap=relative_gap, details=details,
-            )  # fmt: skip
-        # Only allocations better than incumbent + tolerance/2 are searched for.
-        theta = gap - 0.5 * tolerance + slack
-        near = near.select(near.reduced <= theta)
+            # No heuristic allocation fits the window (a narrow one): search every
+            # loss level, up to the worst allocation there is.
+            worst = float(np.minimum(self.net.min(axis=1), 0.0).sum())
+            theta = bound - worst + 1.0
+            _, _, near = self.lagrangian(split.lam, theta)
+        else:
+            # Only allocations better than incumbent + tolerance/2 are searched for.
+            theta = gap - 0.5 * tolerance + slack
+            near = near.select(near.reduced <= theta)
         details["search_threshold"] = theta
         return self._solve_core(
-            near, choice, incumbent, incumbent_value, bound, low_budget, high_budget,
+            near, choice, incumbent, incumbent_value, bound, split.lam, low_budget, high_budget,
             time_limit=time_limit, relative_gap=relative_gap, details=details,
         )  # fmt: skip
+
+    def _beam_search(
+        self,
+        incumbent: np.ndarray,
+        incumbent_value: float,
+        near: _Near,
+        choice: np.ndarray,
+        bound: float,
+        lam: float,
+        low_budget: float,
+        high_budget: float,
+        width: int = BEAM_WIDTH,
+    ) -> tuple[np.ndarray, float]:
+        """Heuristic: the core programme keeping only its most promising states."""
+        theta = bound - incumbent_value
+        option, core_rows, core = self._core_split(near.select(near.reduced <= theta), choice)
+        if not core_rows.size:
+            return incumbent, incumbent_value
+        fixed_profit, fixed_spend = self.evaluate(option)
+        is_arm = core.arm >= 0
+        cost = np.where(is_arm, self.costs[core.row, np.maximum(core.arm, 0)], 0.0)
+        profit = np.where(is_arm, self.net[core.row, np.maximum(core.arm, 0)], 0.0)
+        owner = np.searchsorted(core_rows, core.row)
+        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.5)
+        flat = _core_dp(
+            cost, profit, core.reduced, owner, core_rows.shape[0], low, high, theta, lam,
+            cost_grid(cost), beam=width,
+        )  # fmt: skip
+        if flat is None:
+            return incumbent, incumbent_value
+        option[core_rows] = core.arm[flat]
+        value, spend = self.evaluate(option)
+        if value > incumbent_value and self._within(spend, low_budget, high_budget):
+            return option, value
+        return incumbent, incumbent_value
 
     def _core_split(self, near: _Near, choice: np.ndarray) -> tuple[np.ndarray, np.ndarray, _Near]:
         """Fixed option vector, core customers and the core's options."""
@@ -511,6 +549,7 @@ class EdgeIndex:
         incumbent: np.ndarray,
         incumbent_value: float,
         bound: float,
+        lam: float,
         low_budget: float,
         high_budget: float,
         *,
@@ -518,110 +557,179 @@ class EdgeIndex:
         relative_gap: float,
         details: dict,
     ) -> SolveOutcome:
+        """Search for allocations better than the incumbent, threshold by threshold.
+
+        Every allocation is worth ``D - loss`` where ``loss`` (its total reduced
+        cost plus the priced unused budget) is >= 0. The search first looks only
+        at allocations of loss <= theta for a small theta, over the few options
+        of reduced cost <= theta; finding one proves it optimal (everything
+        outside is worth less). Otherwise theta grows fourfold, up to
+        ``D - incumbent - tolerance/2``, where the incumbent itself is proven.
+        """
+        import time
+
+        started = time.perf_counter()
         tolerance = details["tolerance"]
-        option, core_rows, core = self._core_split(near, choice)
-        details.update(core_customers=int(core_rows.shape[0]), core_options=int(core.row.size))
-        # Nothing beats incumbent + tolerance/2 outside the core's search space.
-        floor_bound = min(bound, incumbent_value + 0.5 * tolerance)
-        if not core_rows.size:
-            details["core_method"] = "none"
-            return SolveOutcome(incumbent, "optimal", "optimal", floor_bound, details)
-        fixed_profit, fixed_spend = self.evaluate(option)
-        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.5)
+        theta_max = details["search_threshold"]
+        theta = min(theta_max, max(tolerance, theta_max / 64.0))
+        searched = 0.0  # no allocation has loss <= searched
+        rounds = []
+        while True:
+            subset = near.select(near.reduced <= theta)
+            option, core_rows, core = self._core_split(subset, choice)
+            fixed_profit, fixed_spend = self.evaluate(option)
+            round_info = {"threshold": theta, "core_customers": int(core_rows.shape[0])}
+            if not core_rows.size:
+                found, method = option, "none"
+                if not self._within(fixed_spend, low_budget, high_budget):
+                    found = None
+            else:
+                found, method = self._core_exact(
+                    core, core_rows, option, fixed_profit, fixed_spend, lam, theta,
+                    bound, low_budget, high_budget, time_limit, started,
+                )  # fmt: skip
+            round_info["method"] = method
+            rounds.append(round_info)
+            if found is not None:
+                value, spend = self.evaluate(found)
+                if value > incumbent_value and self._within(spend, low_budget, high_budget):
+                    incumbent, incumbent_value = found, value
+                    theta_max = min(theta_max, bound - value - 0.5 * tolerance)
+                if bound - value <= theta * (1 + 1e-9) + 1e-12 * max(1.0, abs(bound)):
+                    # the best allocation of loss <= theta: nothing outside beats it
+                    searched = theta
+                    break
+            if method == "time_limit":
+                break
+            searched = theta
+            if theta >= theta_max:
+                break
+            theta = min(theta_max, 4.0 * theta)
+        details.update(
+            core_customers=rounds[-1]["core_customers"],
+            core_method=rounds[-1]["method"],
+            core_rounds=len(rounds),
+            core_time=time.perf_counter() - started,
+        )
+        if incumbent is None:
+            if rounds[-1]["method"] == "time_limit":
+                raise SolverError(
+                    "the time limit ran out before any allocation inside the budget window "
+                    "was found; raise time_limit"
+                )
+            raise InfeasibleBudgetError(
+                f"no allocation spends between {low_budget!r} and {high_budget!r}: the "
+                "options' costs cannot add up to a spend inside that window"
+            )
+        proven = max(incumbent_value, min(bound, bound - searched))
+        if rounds[-1]["method"] == "time_limit":
+            return SolveOutcome(incumbent, "feasible", "time_limit", proven, details)
+        if proven - incumbent_value <= tolerance:
+            return SolveOutcome(incumbent, "optimal", "optimal", proven, details)
+        return SolveOutcome(incumbent, "feasible", "gap_limit", proven, details)
+
+    @staticmethod
+    def _within(spend: float, low_budget: float, high_budget: float) -> bool:
+        return (
+            low_budget - budget_tolerance(low_budget)
+            <= spend
+            <= high_budget + budget_tolerance(high_budget)
+        )
+
+    def _core_exact(
+        self,
+        core: _Near,
+        core_rows: np.ndarray,
+        option: np.ndarray,
+        fixed_profit: float,
+        fixed_spend: float,
+        lam: float,
+        theta: float,
+        bound: float,
+        low_budget: float,
+        high_budget: float,
+        time_limit: float | None,
+        started: float,
+    ) -> tuple[np.ndarray | None, str]:
+        """Best allocation of loss <= theta within the core, or None if none exists."""
+        import time
+
         is_arm = core.arm >= 0
         cost = np.where(is_arm, self.costs[core.row, np.maximum(core.arm, 0)], 0.0)
         profit = np.where(is_arm, self.net[core.row, np.maximum(core.arm, 0)], 0.0)
         owner = np.searchsorted(core_rows, core.row)
-
+        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.5)
         grid = cost_grid(cost)
-        if grid is not None:
-            units = np.round(cost / grid).astype(np.int64)
-            spread = float(units.max() - units.min()) * core_rows.shape[0] + 1.0
-            if spread * core_rows.shape[0] <= MAX_DP_CELLS:
-                details["core_method"] = f"dynamic programme on a {grid:g} cost grid"
-                low_units = math.ceil(low / grid - 1e-9) if math.isfinite(low) else -math.inf
-                high_units = math.floor(high / grid + 1e-9) if math.isfinite(high) else math.inf
-                result = _grid_dp(units, profit, owner, core_rows.shape[0], low_units, high_units)
-                if result is not None:
-                    flat, core_value = result
-                    if core_value + fixed_profit > incumbent_value:
-                        found = option.copy()
-                        found[core_rows] = core.arm[flat]
-                        value, spend = self.evaluate(found)
-                        if value > incumbent_value and (
-                            low_budget - budget_tolerance(low_budget)
-                            <= spend
-                            <= high_budget + budget_tolerance(high_budget)
-                        ):
-                            return SolveOutcome(
-                                found, "optimal", "optimal", max(value, floor_bound), details
-                            )
-                return SolveOutcome(incumbent, "optimal", "optimal", floor_bound, details)
-        details["core_method"] = "scip"
-        return self._core_with_scip(
-            near, choice, incumbent, incumbent_value, bound, low_budget, high_budget,
-            time_limit=time_limit, relative_gap=relative_gap, details=details,
-        )  # fmt: skip
+        try:
+            result = _core_dp(
+                cost, profit, core.reduced, owner, core_rows.shape[0], low, high, theta, lam,
+                grid,
+            )  # fmt: skip
+            method = "dynamic programme" + (f" (cost grid {grid:g})" if grid else "")
+        except _TooManyStates:
+            remaining = None
+            if time_limit is not None:
+                remaining = time_limit - (time.perf_counter() - started)
+                if remaining <= 0:
+                    return None, "time_limit"
+            found = self._core_scip(
+                core, core_rows, option, fixed_profit, fixed_spend, low_budget, high_budget,
+                remaining,
+            )  # fmt: skip
+            return found
+        if result is None:
+            return None, method
+        flat = result
+        found = option.copy()
+        found[core_rows] = core.arm[flat]
+        return found, method
 
-    def _core_with_scip(
+    def _core_scip(
         self,
-        near: _Near,
-        choice: np.ndarray,
-        incumbent: np.ndarray | None,
-        incumbent_value: float,
-        bound: float,
+        core: _Near,
+        core_rows: np.ndarray,
+        option: np.ndarray,
+        fixed_profit: float,
+        fixed_spend: float,
         low_budget: float,
         high_budget: float,
-        *,
         time_limit: float | None,
-        relative_gap: float,
-        details: dict,
-    ) -> SolveOutcome:
-        """Core (or, without an incumbent, the whole problem) through SCIP."""
+    ) -> tuple[np.ndarray | None, str]:
+        """The core through SCIP (when the dynamic programme would grow too large)."""
         from ._scip import solve_options
 
-        tolerance = details["tolerance"]
-        option, core_rows, core = self._core_split(near, choice)
-        details.setdefault("core_customers", int(core_rows.shape[0]))
-        details.setdefault("core_options", int(core.row.size))
-        details.setdefault("core_method", "scip")
-        fixed_profit, fixed_spend = self.evaluate(option)
         low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.0)
         null_kept = np.zeros(self.n, dtype=bool)
         null_kept[core.row[core.arm < 0]] = True
         arms = core.select(core.arm >= 0)
         owner = np.searchsorted(core_rows, arms.row)
-        hint = None if incumbent is None else (incumbent[arms.row] == arms.arm).astype(float)
-        floor_bound = incumbent_value + 0.5 * tolerance if incumbent is not None else -math.inf
         try:
             solution = solve_options(
                 self.net[arms.row, arms.arm], self.costs[arms.row, arms.arm], owner,
-                core_rows.shape[0], low, high, time_limit=time_limit,
-                relative_gap=relative_gap, offset=fixed_profit,
-                must_choose=~null_kept[core_rows], hint=hint, absolute_gap=0.5 * tolerance,
+                core_rows.shape[0], low, high, time_limit=time_limit, relative_gap=0.0,
+                offset=fixed_profit, must_choose=~null_kept[core_rows],
             )  # fmt: skip
         except InfeasibleBudgetError:
-            if incumbent is None:
-                raise
-            # The core only holds allocations better than the incumbent: none exists.
-            return SolveOutcome(incumbent, "optimal", "optimal", min(bound, floor_bound), details)
+            return None, "scip"
         except SolverError:
-            if incumbent is None:
-                raise
-            return SolveOutcome(incumbent, "feasible", "time_limit", bound, details)
-        details["core_time"] = solution.build_time + solution.solve_time
+            return None, "time_limit"
+        if solution.status != "optimal":
+            return None, "time_limit"
+        found = option.copy()
         picked = solution.chosen >= 0
-        option[core_rows[picked]] = arms.arm[solution.chosen[picked]]
-        value, _ = self.evaluate(option)
-        if incumbent is not None and incumbent_value >= value:
-            option, value = incumbent, incumbent_value
-        final_bound = min(bound, max(solution.bound, floor_bound))
-        if solution.status == "optimal":
-            return SolveOutcome(option, "optimal", "optimal", max(value, final_bound), details)
-        return SolveOutcome(option, "feasible", solution.termination, final_bound, details)
+        found[core_rows[picked]] = arms.arm[solution.chosen[picked]]
+        return found, "scip"
+
+# ------------------------------------------------------- core programme
+#: Most partial allocations the core dynamic programme may hold at once before
+#: the core goes to SCIP instead.
+MAX_CORE_STATES = 1_000_000
 
 
-# ------------------------------------------------------------ grid programme
+class _TooManyStates(Exception):
+    """The core dynamic programme outgrew MAX_CORE_STATES."""
+
+
 def cost_grid(cost: np.ndarray) -> float | None:
     """The coarsest power-of-ten grid (1, 0.1, ..., 1e-6) all costs lie on, if any."""
     for digits in range(7):
@@ -634,63 +742,185 @@ def cost_grid(cost: np.ndarray) -> float | None:
     return None
 
 
-def _grid_dp(
-    units: np.ndarray,
+class _RestBound:
+    """Least extra loss the customers still to come must add, as an LP bound.
+
+    Relative to each customer's zero-loss option, every other option is a
+    *move* that changes spend by ``dc`` at reduced cost ``r``. Allowing any
+    fraction of any move (several per customer included) relaxes the problem,
+    so the cheapest way to shift the remaining spend by ``delta`` costs at
+    least ``F(delta)``: a convex, piecewise-linear function read off the moves
+    sorted by ``r / |dc|``. A state whose loss plus the cheapest completion
+    (shift plus priced unused budget) exceeds theta cannot qualify.
+    """
+
+    def __init__(self, move_dc: np.ndarray, move_r: np.ndarray, lam: float) -> None:
+        self.lam = lam
+        up = move_dc > 0
+        down = move_dc < 0
+        self.up = self._curve(move_dc[up], move_r[up])
+        self.down = self._curve(-move_dc[down], move_r[down])
+
+    @staticmethod
+    def _curve(size: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(r / size, kind="stable")
+        x = np.concatenate([[0.0], np.cumsum(size[order])])
+        y = np.concatenate([[0.0], np.cumsum(r[order])])
+        return x, y
+
+    def _shift_cost(self, delta: np.ndarray) -> np.ndarray:
+        """F(delta): least reduced cost to shift spend by delta (inf beyond reach)."""
+        out = np.full(delta.shape, np.inf)
+        for side, sign in ((self.up, 1.0), (self.down, -1.0)):
+            x, y = side
+            mask = (sign * delta >= 0) & (sign * delta <= x[-1])
+            out[mask] = np.interp(sign * delta[mask], x, y)
+        return out
+
+    def _best_shift(self) -> float:
+        """Unconstrained minimiser of F(delta) + |lam| x (distance to the priced budget)."""
+        lam = abs(self.lam)
+        x, y = self.up if self.lam >= 0 else self.down
+        slopes = np.diff(y) / np.maximum(np.diff(x), 1e-300)
+        reach = x[1:][slopes < lam]
+        best = float(reach[-1]) if reach.size else 0.0
+        return best if self.lam >= 0 else -best
+
+    def extra_loss(self, gap_low: np.ndarray, gap_high: np.ndarray) -> np.ndarray:
+        """Least added loss for shifts landing in [gap_low, gap_high] (per state)."""
+        delta = np.clip(self._best_shift(), gap_low, gap_high)
+        cost = self._shift_cost(delta)
+        if self.lam > 0:
+            cost = cost + self.lam * (gap_high - delta)
+        elif self.lam < 0:
+            cost = cost - self.lam * (delta - gap_low)
+        return cost
+
+
+def _core_dp(
+    cost: np.ndarray,
     profit: np.ndarray,
+    loss: np.ndarray,
     owner: np.ndarray,
     n_owners: int,
-    low_units: float,
-    high_units: float,
-) -> tuple[np.ndarray, float] | None:
-    """Exact multiple-choice knapsack on integer costs by dynamic programming.
+    low: float,
+    high: float,
+    theta: float,
+    lam: float,
+    grid: float | None,
+    beam: int | None = None,
+) -> np.ndarray | None:
+    """Most profitable core allocation of loss <= theta, by dynamic programming.
 
-    Every option is explicit (null options included), so each customer picks
-    exactly one. A state is a distinct total spend, holding its most profitable
-    partial allocation; spends that can no longer reach the window are dropped.
-    Returns the chosen flat option per customer and the best profit, or
-    ``None`` when no allocation lands in the window.
+    With ``beam``, a heuristic instead: past ``beam`` states, only the states
+    with the smallest optimistic final loss (loss + bound) are kept.
+
+    Every option is explicit (null options included, ``loss`` = reduced cost),
+    so each core customer picks exactly one. A state is a partial allocation:
+    its spend, profit and loss so far. A state is dropped when
+
+    * its loss plus the least loss any completion must add (``_RestBound``: the
+      remaining customers' LP relaxation, with unused budget priced at lam)
+      exceeds ``theta``: every completion is worth less than ``D - theta``;
+    * another state dominates it: on a cost grid, the same spend with more
+      profit; otherwise, with only the maximum binding, no more spend and more
+      profit (with only the minimum binding, no less spend and more profit).
+
+    Customers whose options are cheapest to change come first, so that the
+    customers still to come are expensive to move and the bound bites early.
+    Returns the chosen flat option per customer, or None when no allocation
+    qualifies. Raises ``_TooManyStates`` past ``MAX_CORE_STATES``.
     """
-    order = np.argsort(owner, kind="stable")
-    units, profit, owner = units[order], profit[order], owner[order]
-    starts = np.searchsorted(owner, np.arange(n_owners + 1))
-    least = np.minimum.reduceat(units, starts[:-1])
-    most = np.maximum.reduceat(units, starts[:-1])
-    least_rest = np.concatenate([np.cumsum(least[::-1])[::-1][1:], [0]])
-    most_rest = np.concatenate([np.cumsum(most[::-1])[::-1][1:], [0]])
+    by_owner = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[by_owner], np.arange(n_owners + 1))
+    if grid is not None:
+        cost = np.round(cost / grid).astype(np.int64)  # exact integer spend
+        low = math.ceil(low / grid - 1e-9) if math.isfinite(low) else -math.inf
+        high = math.floor(high / grid + 1e-9) if math.isfinite(high) else math.inf
+        lam = lam * grid
+    caps, floors = math.isfinite(high), math.isfinite(low)
+    # each customer's zero-loss option, and every option as a move from it
+    first_of = starts[:-1]
+    base = by_owner[first_of + np.array(
+        [np.argmin(loss[by_owner[a:b]]) for a, b in zip(starts[:-1], starts[1:], strict=True)],
+        dtype=np.int64,
+    ).reshape(-1)] if n_owners else np.zeros(0, dtype=np.int64)  # fmt: skip
+    move_dc = (cost - cost[base[owner]]).astype(np.float64)
+    move_r = loss - loss[base[owner]]
+    ratio = np.where(move_dc != 0, move_r / np.maximum(np.abs(move_dc), 1e-300), np.inf)
+    cheapest = np.full(n_owners, np.inf)
+    np.minimum.at(cheapest, owner, ratio)
+    sequence = np.argsort(cheapest, kind="stable")
+    position = np.empty(n_owners, dtype=np.int64)
+    position[sequence] = np.arange(n_owners)
+    base_cost = cost[base].astype(np.float64)
+    rest_base = np.concatenate([np.cumsum(base_cost[sequence][::-1])[::-1][1:], [0.0]])
 
-    spend = np.zeros(1, dtype=np.int64)
+    spend = np.zeros(1, dtype=cost.dtype)
     gain = np.zeros(1)
+    lost = np.zeros(1)
     parents, picks = [], []
-    for t in range(n_owners):
-        first_option, end_option = starts[t], starts[t + 1]
-        width = end_option - first_option
-        new_spend = (spend[:, None] + units[None, first_option:end_option]).ravel()
-        new_gain = (gain[:, None] + profit[None, first_option:end_option]).ravel()
-        reachable = (new_spend + least_rest[t] <= high_units) & (
-            new_spend + most_rest[t] >= low_units
-        )
-        alive = np.flatnonzero(reachable)
+    for t, customer in enumerate(sequence):
+        options = by_owner[starts[customer] : starts[customer + 1]]
+        previous = spend.shape[0]
+        # option-major layout: each option's shifted copy of the (sorted) states is one run
+        new_spend = (cost[options][:, None] + spend[None, :]).ravel()
+        new_gain = (profit[options][:, None] + gain[None, :]).ravel()
+        new_lost = (loss[options][:, None] + lost[None, :]).ravel()
+        keep = new_lost <= theta
+        alive = np.flatnonzero(keep)
+        if alive.size:
+            rest = position[owner] > t
+            bound = _RestBound(move_dc[rest], move_r[rest], lam)
+            at_base = new_spend[alive] + rest_base[t]
+            gap_low = np.full(alive.shape[0], -np.inf) if not floors else low - at_base
+            gap_high = np.full(alive.shape[0], np.inf) if not caps else high - at_base
+            optimistic = new_lost[alive] + bound.extra_loss(gap_low, gap_high)
+            promising = optimistic <= theta * (1 + 1e-12)
+            alive, optimistic = alive[promising], optimistic[promising]
+            if beam is not None and alive.shape[0] > beam:
+                alive = alive[np.argpartition(optimistic, beam)[:beam]]
         if not alive.size:
             return None
-        # one state per spend: the most profitable (ties: the earliest)
-        ranked = alive[np.lexsort((-new_gain[alive], new_spend[alive]))]
-        first = np.ones(ranked.shape[0], dtype=bool)
-        first[1:] = new_spend[ranked][1:] != new_spend[ranked][:-1]
-        kept = ranked[first]
-        spend, gain = new_spend[kept], new_gain[kept]
-        parents.append(kept // width)
-        picks.append(first_option + kept % width)
+        ranked = alive[np.argsort(new_spend[alive], kind="stable")]
+        s_sorted, g_sorted = new_spend[ranked], new_gain[ranked]
+        if grid is not None:
+            # one state per spend: the most profitable
+            order = np.lexsort((-g_sorted, s_sorted))
+            ranked, s_sorted, g_sorted = ranked[order], s_sorted[order], g_sorted[order]
+            first = np.ones(ranked.shape[0], dtype=bool)
+            first[1:] = s_sorted[1:] != s_sorted[:-1]
+            ranked, s_sorted, g_sorted = ranked[first], s_sorted[first], g_sorted[first]
+        if caps and not floors:
+            best_before = np.maximum.accumulate(g_sorted)
+            dominant = np.ones(ranked.shape[0], dtype=bool)
+            dominant[1:] = g_sorted[1:] > best_before[:-1]
+            ranked = ranked[dominant]
+        elif floors and not caps:
+            reverse = g_sorted[::-1]
+            best_after = np.maximum.accumulate(reverse)
+            dominant = np.ones(ranked.shape[0], dtype=bool)
+            dominant[1:] = reverse[1:] > best_after[:-1]
+            ranked = ranked[dominant[::-1]]
+        spend, gain, lost = new_spend[ranked], new_gain[ranked], new_lost[ranked]
+        parents.append(ranked % previous)
+        picks.append(options[ranked // previous])
+        if beam is None and spend.shape[0] > MAX_CORE_STATES:
+            raise _TooManyStates(spend.shape[0])
 
-    feasible = (spend >= low_units) & (spend <= high_units)
+    feasible = np.ones(spend.shape[0], dtype=bool)
+    if caps:
+        feasible &= spend <= high
+    if floors:
+        feasible &= spend >= low
     if not feasible.any():
         return None
     state = int(np.flatnonzero(feasible)[np.argmax(gain[feasible])])
-    best = float(gain[state])
-    flat = np.empty(n_owners, dtype=np.int64)
-    for t in range(n_owners - 1, -1, -1):
-        flat[t] = picks[t][state]
+    chosen = np.empty(n_owners, dtype=np.int64)
+    for t in range(len(sequence) - 1, -1, -1):
+        chosen[sequence[t]] = picks[t][state]
         state = int(parents[t][state])
-    return order[flat], best
+    return chosen
 
 
 # ---------------------------------------------------------------- entry points
