@@ -1,0 +1,1 @@
+"""Ready-made jobs behind the command line and the examples."""
