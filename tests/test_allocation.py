@@ -568,3 +568,49 @@ def test_frontier_matches_allocate_at_each_budget():
 def test_frontier_validates_budgets():
     with pytest.raises(ValueError, match="budgets must be finite and >= 0"):
         frontier([[1.0]], 0.5, budgets=[-1.0])
+
+
+# ------------------------------------------------------- exact solver internals
+def test_core_scip_fallback_matches_brute_force(monkeypatch):
+    from upliftopt import _mckp
+
+    # weakest heuristics and no room for the programme: the core goes to SCIP
+    monkeypatch.setattr(_mckp, "MAX_CORE_STATES", 0)
+    monkeypatch.setattr(_mckp, "BEAM_WIDTH", 1)
+    methods = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        values = rng.uniform(-0.5, 2.0, (7, 3))
+        costs = rng.uniform(0.0, 1.0, (7, 3))
+        low = float(rng.choice([0.0, 1.0]))
+        high = low + float(rng.uniform(0.2, 2.0))
+        best = brute_force(values, costs, low, high)
+        try:
+            result = allocate(values, costs, min_budget=low, max_budget=high)
+        except InfeasibleBudgetError:
+            assert best == -math.inf
+            continue
+        assert close(result.objective, best), seed
+        methods.append(result.details["core_method"])
+    assert methods.count("scip") >= 5  # the fallback really ran
+
+
+def test_exact_time_limit_in_core_keeps_incumbent(monkeypatch):
+    from upliftopt import _mckp, _scip
+
+    monkeypatch.setattr(_mckp, "MAX_CORE_STATES", 0)
+    monkeypatch.setattr(_mckp, "BEAM_WIDTH", 1)
+
+    def out_of_time(*args, **kwargs):
+        raise SolverError("time limit")
+
+    monkeypatch.setattr(_scip, "solve_options", out_of_time)
+    rng = np.random.default_rng(4)
+    values = rng.uniform(0, 1, (400, 3))
+    costs = rng.uniform(0.1, 0.5, (400, 3))
+    result = allocate(values, costs, max_budget=20.0, time_limit=1.0)
+    if result.details["core_method"] == "none":
+        pytest.skip("the heuristics closed the gap; nothing left for the core")
+    assert result.status == Status.FEASIBLE and result.termination == "time_limit"
+    assert result.bound >= result.objective
+    assert_feasible(result, values, costs)

@@ -51,7 +51,6 @@ BEAM_WIDTH = 20_000
 _CHUNK_ROWS = 1 << 18
 
 
-
 # --------------------------------------------------------------------- hulls
 def _wrap_chunk(
     net: np.ndarray, costs: np.ndarray, negative: bool
@@ -499,7 +498,7 @@ class EdgeIndex:
         option, core_rows, core = self._core_split(near.select(near.reduced <= theta), choice)
         if not core_rows.size:
             return incumbent, incumbent_value
-        fixed_profit, fixed_spend = self.evaluate(option)
+        fixed_spend = self.evaluate(option)[1]
         is_arm = core.arm >= 0
         cost = np.where(is_arm, self.costs[core.row, np.maximum(core.arm, 0)], 0.0)
         profit = np.where(is_arm, self.net[core.row, np.maximum(core.arm, 0)], 0.0)
@@ -720,6 +719,7 @@ class EdgeIndex:
         found[core_rows[picked]] = arms.arm[solution.chosen[picked]]
         return found, "scip"
 
+
 # ------------------------------------------------------- core programme
 #: Most partial allocations the core dynamic programme may hold at once before
 #: the core goes to SCIP instead.
@@ -840,11 +840,8 @@ def _core_dp(
         lam = lam * grid
     caps, floors = math.isfinite(high), math.isfinite(low)
     # each customer's zero-loss option, and every option as a move from it
-    first_of = starts[:-1]
-    base = by_owner[first_of + np.array(
-        [np.argmin(loss[by_owner[a:b]]) for a, b in zip(starts[:-1], starts[1:], strict=True)],
-        dtype=np.int64,
-    ).reshape(-1)] if n_owners else np.zeros(0, dtype=np.int64)  # fmt: skip
+    by_loss = np.lexsort((loss, owner))  # per customer, least loss first
+    base = by_loss[np.searchsorted(owner[by_loss], np.arange(n_owners))]
     move_dc = (cost - cost[base[owner]]).astype(np.float64)
     move_r = loss - loss[base[owner]]
     ratio = np.where(move_dc != 0, move_r / np.maximum(np.abs(move_dc), 1e-300), np.inf)

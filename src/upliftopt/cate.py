@@ -1,0 +1,799 @@
+"""Per-arm conditional average treatment effects (CATE) by double machine learning.
+
+:class:`PerTreatmentDML` fits one econml DML model per non-control arm, on the
+control rows plus that arm's rows (or, for a set of separate binary
+experiments, on that arm's experiment), and returns the effect of every arm for
+every customer as a DataFrame (customers x arms). :func:`select_cate_model`
+picks, per arm, the final stage that predicts best out of sample by the R-loss.
+
+Why one model per arm: each arm is often its own experiment with its own
+control group, and a per-arm model lets arms differ in size, final stage and
+featurizer. The price is that effects of two arms are estimated separately, so
+a contrast between two arms (A versus B) has no exact interval here: when both
+models use the same control rows their errors are positively correlated, and
+the naive ``sqrt(var_A + var_B)`` overstates the contrast's variance.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._features import (
+    ColumnSubset,
+    FeatureEncoder,
+    check_outcome,
+    check_treatment,
+    collinear_columns,
+    warn_once,
+)
+from ._nuisance import default_model_t, default_model_y, seeded_clone
+
+__all__ = [
+    "ALL_CANDIDATES",
+    "DEFAULT_CANDIDATES",
+    "FINAL_STAGES",
+    "PerTreatmentDML",
+    "select_cate_model",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Accepted values of ``final_stage``.
+FINAL_STAGES = ("linear", "sparse", "forest")
+#: Accepted values of ``small_arms``.
+SMALL_ARMS = ("raise", "drop")
+#: Accepted values of ``rule`` in :func:`select_cate_model`.
+SELECTION_RULES = ("1se", "best")
+#: Shorthand featurizers accepted by ``featurizer``.
+FEATURIZERS = ("poly2",)
+
+
+class PerTreatmentDML(BaseEstimator):
+    """One double-machine-learning CATE model per treatment arm.
+
+    For each arm ``a`` other than ``control`` an econml DML estimator is fitted
+    on the rows with ``T == control`` or ``T == a`` (with ``experiment`` given:
+    the rows of experiment ``a``), with a binary treatment indicator, quiet
+    LightGBM nuisance models and cross-fitting over ``cv`` folds.
+
+    Parameters
+    ----------
+    control : hashable, default="control"
+        Label of the control arm in ``T``.
+    model_y, model_t : estimator or None, default=None
+        Outcome regressor and propensity classifier. ``None`` builds LightGBM
+        models whose leaf sizes adapt to the fold size (see
+        ``upliftopt._nuisance``). User models are cloned for every arm and
+        never fitted in place; a model whose ``random_state`` is ``None`` is
+        given one derived from ``random_state``.
+    featurizer : {"poly2"}, transformer, dict or None, default=None
+        Features of the final stage (the nuisances always see the plain
+        features). ``"poly2"`` is ``PolynomialFeatures(degree=2,
+        include_bias=False)``. A dict maps arm labels to per-arm featurizers.
+    final_stage : {"linear", "sparse", "forest"} or dict, default="linear"
+        ``"linear"``: econml ``LinearDML`` (OLS with sandwich intervals);
+        ``"sparse"``: ``SparseLinearDML`` (debiased lasso, on standardised
+        features); ``"forest"``: ``CausalForestDML``. A dict maps arm labels to
+        per-arm stages; arms it omits use ``"linear"``.
+    cv : int or CV splitter, default=3
+        Cross-fitting folds. Every arm and its control group need at least
+        ``cv`` rows, so that each fold's training part holds both.
+    mc_iters : int or None, default=None
+        Repetitions of the cross-fitting with fresh folds (nuisance averaging).
+    small_arms : {"raise", "drop"}, default="raise"
+        What to do with an arm that has fewer than ``cv`` rows: raise a
+        ``ValueError`` naming it, or drop it with one warning.
+    pool_controls : bool, default=False
+        With ``experiment`` given, also use the control rows of the *other*
+        experiments for every arm. Valid only when all experiments sample the
+        same population at the same time; it then multiplies the control rows
+        that drive the precision (see the docs). Ignored without ``experiment``.
+    n_jobs : int or None, default=None
+        Arms fitted in parallel (joblib). The default LightGBM models always use
+        one thread each, which was fastest and steadiest on small machines.
+    random_state : int, RandomState or None, default=None
+        Seeds the fold splits and every nuisance and final-stage model.
+
+    Attributes
+    ----------
+    estimators_ : dict
+        Arm label -> fitted econml estimator (binary treatment 0 = control,
+        1 = arm, on the encoded features).
+    arms_ : tuple
+        Arm labels with a fitted model, in column order.
+    control_ : hashable
+        The control label.
+    dropped_arms_ : dict
+        Arm label -> row count, for arms dropped by ``small_arms="drop"``.
+    collinear_features_ : dict
+        Arm label -> names of final-stage features dropped as collinear.
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` (only when ``X`` was a DataFrame).
+    n_features_in_ : int
+        Number of columns of ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from upliftopt import PerTreatmentDML
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.uniform(size=600)})
+    >>> T = pd.Series(rng.choice(["control", "A", "B"], size=600))
+    >>> y = X["x"] + 2.0 * (T == "A") + 1.0 * (T == "B") + rng.normal(0, 0.1, 600)
+    >>> model = PerTreatmentDML(random_state=0).fit(X, T, y)
+    >>> effects = model.effect(X)
+    >>> list(effects.columns), effects.shape
+    (['A', 'B'], (600, 2))
+    >>> bool(abs(effects["A"].mean() - 2.0) < 0.1)
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        control: Hashable = "control",
+        model_y: Any = None,
+        model_t: Any = None,
+        featurizer: Any = None,
+        final_stage: str | Mapping[Hashable, str] = "linear",
+        cv: Any = 3,
+        mc_iters: int | None = None,
+        small_arms: str = "raise",
+        pool_controls: bool = False,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+    ) -> None:
+        self.control = control
+        self.model_y = model_y
+        self.model_t = model_t
+        self.featurizer = featurizer
+        self.final_stage = final_stage
+        self.cv = cv
+        self.mc_iters = mc_iters
+        self.small_arms = small_arms
+        self.pool_controls = pool_controls
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, T: Any, y: Any, *, experiment: Any = None) -> PerTreatmentDML:
+        """Fit one DML model per arm.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n, d)
+            Features. Categorical, object and string columns are one-hot
+            encoded by the levels seen here; no value may be missing.
+        T : Series or array of shape (n,)
+            Arm label of each row (strings or integers), ``control`` included.
+        y : Series, array of shape (n,), or (n, 1) DataFrame or array
+            Outcome, finite.
+        experiment : Series or array of shape (n,), optional
+            For data from separate binary experiments: the arm label of the
+            experiment each row belongs to. Arm ``a``'s model then uses only
+            the rows of experiment ``a`` (plus, with ``pool_controls``, every
+            control row).
+
+        Returns
+        -------
+        self : PerTreatmentDML
+        """
+        self._check_params()
+        encoder = FeatureEncoder().fit(X)
+        Xe = encoder.transform(X)
+        n = Xe.shape[0]
+        labels = check_treatment(T, n)
+        yv = check_outcome(y, n)
+        exp = None if experiment is None else check_treatment(experiment, n, name="experiment")
+        arms = _arm_order(T, labels, exp, self.control)
+        rows = _arm_rows(labels, exp, arms, self.control, self.pool_controls)
+
+        n_folds = _n_folds(self.cv)
+        arms, dropped = self._check_counts(labels, rows, arms, n_folds)
+        final_stages = _per_arm(self.final_stage, arms, "final_stage", default="linear")
+        featurizers = _per_arm(self.featurizer, arms, "featurizer", default=None)
+        for arm, stage in final_stages.items():
+            if stage not in FINAL_STAGES:
+                raise ValueError(
+                    f"final_stage for arm {arm!r} must be one of {FINAL_STAGES}; got {stage!r}"
+                )
+
+        names = encoder.encoded_names()
+        specs, collinear = {}, {}
+        for arm in arms:
+            feat = _make_featurizer(featurizers[arm], arm)
+            stage = final_stages[arm]
+            if stage != "forest":
+                feat, dropped_names = _full_rank_featurizer(feat, Xe[rows[arm]], arm, names)
+                if dropped_names:
+                    collinear[arm] = dropped_names
+            specs[arm] = (stage, feat)
+        if collinear:
+            detail = "; ".join(f"arm {a!r}: {', '.join(c)}" for a, c in collinear.items())
+            warn_once(
+                "dropped final-stage features that are constant or collinear with others "
+                f"(their effect cannot be told apart): {detail}",
+                stacklevel=2,
+            )
+
+        all_arms = _arm_order(T, labels, exp, self.control)
+        seeds = _arm_seeds(self.random_state, all_arms)
+        parallel = self.n_jobs not in (None, 1)
+        start = time.perf_counter()
+        fitted = _run_arms(
+            self.n_jobs,
+            [
+                (
+                    arm,
+                    Xe[rows[arm]],
+                    (labels[rows[arm]] == arm).astype(np.int64),
+                    yv[rows[arm]],
+                    self._build(
+                        arm, specs[arm], int(rows[arm].sum()), n_folds, seeds[arm], parallel
+                    ),
+                )
+                for arm in arms
+            ],
+        )
+        logger.info("fitted %d arm model(s) in %.2f s", len(arms), time.perf_counter() - start)
+
+        self.estimators_ = dict(zip(arms, fitted, strict=True))
+        self.arms_ = tuple(arms)
+        self.control_ = self.control
+        self.dropped_arms_ = dropped
+        self.collinear_features_ = collinear
+        self._encoder = encoder
+        self.n_features_in_ = encoder.n_features_in
+        if encoder.feature_names_in is not None:
+            self.feature_names_in_ = encoder.feature_names_in
+        return self
+
+    def _check_params(self) -> None:
+        if self.small_arms not in SMALL_ARMS:
+            raise ValueError(f"small_arms must be one of {SMALL_ARMS}; got {self.small_arms!r}")
+        if self.mc_iters is not None and (
+            not isinstance(self.mc_iters, (int, np.integer)) or self.mc_iters < 1
+        ):
+            raise ValueError(f"mc_iters must be a positive integer or None; got {self.mc_iters!r}")
+
+    def _check_counts(
+        self, labels: np.ndarray, rows: dict, arms: list, n_folds: int
+    ) -> tuple[list, dict]:
+        # Stratified cross-fitting puts every class in every fold only if each
+        # class has at least one row per fold; econml otherwise fails deep inside.
+        small, dropped = [], {}
+        for arm in arms:
+            in_rows = labels[rows[arm]]
+            n_arm = int((in_rows == arm).sum())
+            n_ctrl = int((in_rows == self.control).sum())
+            if n_ctrl < n_folds:
+                raise ValueError(
+                    f"the control group {self.control!r} used for arm {arm!r} has {n_ctrl} "
+                    f"row(s); cross-fitting with cv={n_folds} folds needs at least {n_folds}"
+                )
+            if n_arm < n_folds:
+                small.append((arm, n_arm))
+        if small and self.small_arms == "raise":
+            detail = ", ".join(f"arm {a!r} has {c} row(s)" for a, c in small)
+            raise ValueError(
+                f"{detail}; cross-fitting with cv={n_folds} folds needs at least {n_folds} "
+                "rows of every arm (each fold must contain the arm). Collect more data, "
+                'lower cv, or pass small_arms="drop"'
+            )
+        if small:
+            dropped = dict(small)
+            arms = [a for a in arms if a not in dropped]
+            if not arms:
+                raise ValueError(
+                    f"every arm has fewer than {n_folds} rows ({dropped}); nothing left to fit"
+                )
+            detail = ", ".join(f"{a!r} ({c} row(s))" for a, c in small)
+            warn_once(
+                f"dropped arm(s) with fewer than cv={n_folds} rows: {detail}; "
+                "no effects are estimated for them"
+            )
+        return arms, dropped
+
+    def _build(
+        self,
+        arm: Hashable,
+        spec: tuple[str, Any],
+        n_rows: int,
+        n_folds: int,
+        seed: int,
+        parallel: bool,
+    ) -> Any:
+        stage, feat = spec
+        n_train = n_rows * (n_folds - 1) // n_folds
+        model_y = (
+            default_model_y(n_train, seed)
+            if self.model_y is None
+            else seeded_clone(self.model_y, seed)
+        )
+        model_t = (
+            default_model_t(n_train, seed)
+            if self.model_t is None
+            else seeded_clone(self.model_t, seed)
+        )
+        common = dict(
+            model_y=model_y,
+            model_t=model_t,
+            featurizer=feat,
+            discrete_treatment=True,
+            cv=self.cv,
+            mc_iters=self.mc_iters,
+            random_state=seed,
+        )
+        inner_jobs = 1 if parallel or self.n_jobs is None else self.n_jobs
+        if stage == "linear":
+            from econml.dml import LinearDML
+
+            return LinearDML(**common)
+        if stage == "sparse":
+            from econml.dml import SparseLinearDML
+            from sklearn.pipeline import Pipeline
+            from sklearn.preprocessing import StandardScaler
+
+            # the lasso penalty is scale dependent: standardise the final-stage features
+            steps = [("scale", StandardScaler())]
+            if feat is not None:
+                steps.insert(0, ("features", feat))
+            common["featurizer"] = Pipeline(steps)
+            return SparseLinearDML(**common, n_alphas=20, n_alphas_cov=5, n_jobs=inner_jobs)
+        from econml.dml import CausalForestDML
+
+        # honest forests with tiny leaves are very noisy at uplift signal-to-noise
+        # ratios: grow leaves with the sample (about 1 % of the rows, at least 5)
+        return CausalForestDML(
+            **common,
+            n_estimators=200,
+            min_samples_leaf=max(5, n_rows // 100),
+            n_jobs=inner_jobs,
+        )
+
+    # -------------------------------------------------------------- predict
+    def _encode(self, X: Any) -> tuple[np.ndarray, pd.Index]:
+        check_is_fitted(self, "estimators_")
+        Xe = self._encoder.transform(X, "X")
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(Xe.shape[0])
+        return Xe, index
+
+    def effect(self, X: Any) -> pd.DataFrame:
+        """Estimated effect of every arm versus control for every row.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (m, d)
+            Features laid out as at fit (columns matched by name for frames).
+
+        Returns
+        -------
+        DataFrame of shape (m, K)
+            Rows = customers (the caller's index when ``X`` is a DataFrame),
+            columns = ``arms_``.
+        """
+        Xe, index = self._encode(X)
+        columns = {arm: np.ravel(est.effect(Xe)) for arm, est in self.estimators_.items()}
+        return pd.DataFrame(columns, index=index, columns=pd.Index(self.arms_))
+
+    def effect_interval(self, X: Any, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Pointwise ``1 - alpha`` confidence intervals of :meth:`effect`.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (m, d)
+            Features laid out as at fit.
+        alpha : float, default=0.05
+            Level: the intervals aim to cover each true effect with probability
+            ``1 - alpha`` (pointwise, per customer and arm).
+
+        Returns
+        -------
+        lower, upper : DataFrame of shape (m, K)
+            Same index and columns as :meth:`effect`.
+        """
+        if not (isinstance(alpha, (float, int)) and 0.0 < float(alpha) < 1.0):
+            raise ValueError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")
+        Xe, index = self._encode(X)
+        lower, upper = {}, {}
+        for arm, est in self.estimators_.items():
+            lo, hi = est.effect_interval(Xe, alpha=float(alpha))
+            lower[arm], upper[arm] = np.ravel(lo), np.ravel(hi)
+        columns = pd.Index(self.arms_)
+        return (
+            pd.DataFrame(lower, index=index, columns=columns),
+            pd.DataFrame(upper, index=index, columns=columns),
+        )
+
+
+# ---------------------------------------------------------------- helpers
+def _arm_order(T: Any, labels: np.ndarray, exp: np.ndarray | None, control: Hashable) -> list:
+    present = pd.unique(labels)
+    if control not in set(present):
+        shown = ", ".join(map(repr, present[:10]))
+        raise ValueError(f"control label {control!r} does not occur in T (labels found: {shown})")
+    if exp is not None:
+        unknown = [e for e in pd.unique(exp) if e not in set(present) and e != control]
+        if unknown:
+            raise ValueError(
+                f"experiment has label(s) {', '.join(map(repr, unknown[:5]))} that are not "
+                "arms in T; each experiment is named by the arm it tests"
+            )
+    arms = [a for a in present if a != control]
+    if not arms:
+        raise ValueError(f"T contains only the control label {control!r}: no arm to estimate")
+    if isinstance(T, pd.Series) and isinstance(T.dtype, pd.CategoricalDtype):
+        order = {c: i for i, c in enumerate(T.dtype.categories)}
+        return sorted(arms, key=lambda a: order.get(a, len(order)))
+    try:
+        return sorted(arms)
+    except TypeError:  # mixed label types: keep first appearance
+        return arms
+
+
+def _arm_rows(
+    labels: np.ndarray, exp: np.ndarray | None, arms: list, control: Hashable, pool: bool
+) -> dict:
+    is_control = labels == control
+    if exp is None:
+        return {arm: is_control | (labels == arm) for arm in arms}
+    if np.any(exp == control):
+        i = int(np.flatnonzero(exp == control)[0])
+        raise ValueError(
+            f"experiment names the control label {control!r} at row {i}; experiments are "
+            "named by their treatment arm"
+        )
+    inconsistent = ~is_control & (labels != exp)
+    if inconsistent.any():
+        i = int(np.flatnonzero(inconsistent)[0])
+        raise ValueError(
+            f"row {i} has T = {labels[i]!r} but belongs to experiment {exp[i]!r}; in a "
+            "binary experiment every row is its arm or the control"
+        )
+    if pool:
+        return {arm: is_control | (exp == arm) for arm in arms}
+    return {arm: exp == arm for arm in arms}
+
+
+def _n_folds(cv: Any) -> int:
+    if isinstance(cv, (bool, np.bool_)):
+        raise ValueError(f"cv must be an integer >= 2 or a CV splitter; got {cv!r}")
+    if isinstance(cv, (int, np.integer)):
+        if cv < 2:
+            raise ValueError(f"cv must be at least 2 folds; got {cv}")
+        return int(cv)
+    if hasattr(cv, "get_n_splits") and hasattr(cv, "split"):
+        return int(cv.get_n_splits())
+    raise ValueError(
+        f"cv must be an integer >= 2 or a CV splitter with split/get_n_splits; got {cv!r}"
+    )
+
+
+def _per_arm(value: Any, arms: list, name: str, default: Any) -> dict:
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in arms]
+        if unknown:
+            raise ValueError(
+                f"{name} names unknown arm(s) {', '.join(map(repr, unknown))}; "
+                f"the arms are {', '.join(map(repr, arms))}"
+            )
+        return {arm: value.get(arm, default) for arm in arms}
+    return dict.fromkeys(arms, value)
+
+
+def _make_featurizer(featurizer: Any, arm: Hashable) -> Any:
+    if featurizer is None:
+        return None
+    if isinstance(featurizer, str):
+        if featurizer == "poly2":
+            from sklearn.preprocessing import PolynomialFeatures
+
+            return PolynomialFeatures(degree=2, include_bias=False)
+        raise ValueError(
+            f"featurizer for arm {arm!r} must be one of {FEATURIZERS}, a transformer or None; "
+            f"got {featurizer!r}"
+        )
+    if not (hasattr(featurizer, "fit") and hasattr(featurizer, "transform")):
+        raise ValueError(f"featurizer for arm {arm!r} must have fit and transform methods")
+    return clone(featurizer)
+
+
+def _feature_names(feat: Any, names: list[str], width: int) -> list[str]:
+    if feat is None:
+        return names
+    try:
+        return [str(v) for v in feat.get_feature_names_out(names)]
+    except (AttributeError, TypeError, ValueError):
+        return [f"feature {j}" for j in range(width)]
+
+
+def _full_rank_featurizer(
+    feat: Any, Xa: np.ndarray, arm: Hashable, names: list[str]
+) -> tuple[Any, list[str]]:
+    """Check rows versus coefficients and drop collinear final-stage features."""
+    F = Xa if feat is None else np.asarray(clone(feat).fit(Xa).transform(Xa), dtype=np.float64)
+    n_rows, n_coef = F.shape[0], F.shape[1] + 1  # + intercept
+    if n_rows <= n_coef:
+        raise ValueError(
+            f"arm {arm!r} has {n_rows} rows but its linear final stage has {n_coef} "
+            f"coefficients ({F.shape[1]} features after featurization, plus an intercept); "
+            "it needs more rows than coefficients: use fewer features, no featurizer, "
+            'or final_stage="forest"'
+        )
+    drop = collinear_columns(F)
+    if not drop:
+        return feat, []
+    keep = [j for j in range(F.shape[1]) if j not in set(drop)]
+    all_names = _feature_names(feat, names, F.shape[1])
+    return ColumnSubset(feat, keep), [all_names[j] for j in drop]
+
+
+def _arm_seeds(random_state: Any, arms: list) -> dict:
+    # one seed per arm, drawn in arm order, so a dropped arm does not shift the others
+    rng = check_random_state(random_state)
+    seeds = rng.randint(0, np.iinfo(np.int32).max, size=len(arms))
+    return {arm: int(s) for arm, s in zip(arms, seeds, strict=True)}
+
+
+def _fit_one(X: np.ndarray, t: np.ndarray, y: np.ndarray, estimator: Any) -> Any:
+    return estimator.fit(y, t, X=X)
+
+
+def _run_arms(n_jobs: int | None, jobs: list) -> list:
+    if n_jobs in (None, 1) or len(jobs) == 1:
+        return [_fit_one(X, t, y, est) for _, X, t, y, est in jobs]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs)(delayed(_fit_one)(X, t, y, est) for _, X, t, y, est in jobs)
+
+
+# -------------------------------------------------------------- selection
+#: Default candidates of :func:`select_cate_model`. ``"sparse+poly2"`` (debiased
+#: lasso) is left out: on the synthetic benchmark it was both the least accurate
+#: and 25-40 times slower than the others (see ``benchmarks/cate_accuracy.py``);
+#: pass ``ALL_CANDIDATES`` to include it.
+DEFAULT_CANDIDATES: dict[str, dict[str, Any]] = {
+    "linear": {"final_stage": "linear", "featurizer": None},
+    "linear+poly2": {"final_stage": "linear", "featurizer": "poly2"},
+    "forest": {"final_stage": "forest", "featurizer": None},
+}
+#: Every built-in configuration, the debiased lasso included.
+ALL_CANDIDATES: dict[str, dict[str, Any]] = {
+    **DEFAULT_CANDIDATES,
+    "sparse+poly2": {"final_stage": "sparse", "featurizer": "poly2"},
+}
+
+
+def select_cate_model(
+    X: Any,
+    T: Any,
+    y: Any,
+    candidates: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    control: Hashable = "control",
+    experiment: Any = None,
+    test_size: float = 0.3,
+    base: PerTreatmentDML | None = None,
+    rule: str = "1se",
+    random_state: Any = None,
+) -> tuple[PerTreatmentDML, pd.DataFrame]:
+    """Choose a final stage per arm by the out-of-sample R-loss, then refit on all data.
+
+    The rows are split once (stratified by arm and experiment) into a training
+    part and a held-out part of ``test_size``. Every candidate is fitted on the
+    training part. On the held-out part, fresh nuisances are cross-fitted per
+    arm (as in econml's ``RScorer``), giving residuals ``y_res`` and ``t_res``,
+    and each candidate's arm model is scored by the R-loss
+    ``mean((y_res - tau(x) t_res)^2)``, reported as
+    ``1 - R-loss / R-loss(best constant effect)`` (higher is better; 0 is no
+    better than a constant effect).
+
+    The choice is made **per arm**. With ``rule="1se"`` (default) the first
+    candidate (the simplest, by convention) is kept unless another one has a
+    lower R-loss by more than one standard error of the paired per-row loss
+    difference; the held-out R-loss is noisy and otherwise picks a complex
+    model by chance. With ``rule="best"`` the lowest R-loss wins. The returned
+    model is refitted on all rows with the chosen per-arm settings.
+
+    Parameters
+    ----------
+    X, T, y : as in :meth:`PerTreatmentDML.fit`
+    candidates : dict, optional
+        Name -> ``{"final_stage": ..., "featurizer": ...}``. The default is
+        ``DEFAULT_CANDIDATES``: linear, linear+poly2 and forest
+        (``ALL_CANDIDATES`` adds sparse+poly2, much slower).
+    control : hashable, default="control"
+        Control label.
+    experiment : Series or array, optional
+        Experiment of each row, as in :meth:`PerTreatmentDML.fit`.
+    test_size : float, default=0.3
+        Held-out share of the rows, in (0, 1).
+    base : PerTreatmentDML, optional
+        Template for every other parameter (nuisance models, cv, n_jobs,
+        pool_controls...); its ``final_stage`` and ``featurizer`` are replaced.
+    rule : {"1se", "best"}, default="1se"
+        Selection rule, see above.
+    random_state : int, RandomState or None
+        Seeds the split, the scorer and every fit.
+
+    Returns
+    -------
+    model : PerTreatmentDML
+        Fitted on all rows with the chosen ``final_stage`` and ``featurizer``
+        per arm (dicts, or single values when every arm chose the same).
+    scores : DataFrame
+        One row per candidate; one column per arm with its held-out R-score,
+        plus ``fit_seconds`` (time to fit the candidate on the training part).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from upliftopt import select_cate_model
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.uniform(size=(1500, 2)), columns=["a", "b"])
+    >>> T = pd.Series(rng.choice(["control", "A"], size=1500))
+    >>> y = X["a"] + (T == "A") * 4 * (X["a"] - 0.5) ** 2 + rng.normal(0, 0.1, 1500)
+    >>> model, scores = select_cate_model(
+    ...     X, T, y, {"linear": {}, "poly2": {"featurizer": "poly2"}}, random_state=0
+    ... )
+    >>> model.featurizer
+    'poly2'
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
+        raise ValueError(f"test_size must be a float strictly between 0 and 1; got {test_size!r}")
+    if rule not in SELECTION_RULES:
+        raise ValueError(f"rule must be one of {SELECTION_RULES}; got {rule!r}")
+    candidates = DEFAULT_CANDIDATES if candidates is None else candidates
+    if not candidates:
+        raise ValueError("candidates is empty: give at least one configuration")
+    for name, params in candidates.items():
+        extra = set(params) - {"final_stage", "featurizer"}
+        if extra:
+            raise ValueError(
+                f"candidate {name!r} sets {', '.join(sorted(extra))}; candidates may set only "
+                "final_stage and featurizer (put other settings on base)"
+            )
+    template = PerTreatmentDML() if base is None else clone(base)
+    template.set_params(control=control, random_state=random_state)
+    template._check_params()
+
+    # validate everything once, on the full data, before splitting
+    encoder = FeatureEncoder().fit(X)
+    n = encoder.transform(X).shape[0]
+    labels = check_treatment(T, n)
+    yv = check_outcome(y, n)
+    exp = None if experiment is None else check_treatment(experiment, n, name="experiment")
+    _arm_rows(labels, exp, _arm_order(T, labels, exp, control), control, False)
+
+    rng = check_random_state(random_state)
+    strata = (
+        labels
+        if exp is None
+        else np.asarray([f"{e!r}|{t!r}" for e, t in zip(exp, labels, strict=True)])
+    )
+    positions = np.arange(n)
+    try:
+        train, test = train_test_split(
+            positions, test_size=test_size, stratify=strata, random_state=rng
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"could not split the rows into training and held-out parts by arm: {exc}"
+        ) from None
+    train.sort()
+    test.sort()
+
+    def take(data: Any, idx: np.ndarray) -> Any:
+        if isinstance(data, (pd.DataFrame, pd.Series)):
+            return data.iloc[idx]
+        return np.asarray(data)[idx]
+
+    X_tr, X_te = take(X, train), take(X, test)
+    T_tr, y_tr = take(T, train), yv[train]
+    exp_tr = None if exp is None else exp[train]
+
+    fitted, seconds = {}, {}
+    for name, params in candidates.items():
+        model = clone(template).set_params(**params)
+        start = time.perf_counter()
+        fitted[name] = model.fit(X_tr, T_tr, y_tr, experiment=exp_tr)
+        seconds[name] = time.perf_counter() - start
+        logger.info("candidate %s fitted in %.2f s", name, seconds[name])
+
+    first = next(iter(fitted.values()))
+    Xe_te = first._encoder.transform(X_te, "X")
+    t_te = labels[test]
+    exp_te = None if exp is None else exp[test]
+    rows = _arm_rows(t_te, exp_te, list(first.arms_), control, template.pool_controls)
+    seeds = _arm_seeds(rng, list(first.arms_))
+    scores = pd.DataFrame(index=pd.Index(list(candidates), name="candidate"), dtype=float)
+    best = {}
+    for arm in first.arms_:
+        r = rows[arm]
+        y_res, t_res = _heldout_residuals(
+            template, Xe_te[r], (t_te[r] == arm).astype(np.int64), yv[test][r], arm, seeds[arm]
+        )
+        # R-loss per row; the baseline is the best constant effect
+        theta = float(np.dot(y_res, t_res) / np.dot(t_res, t_res))
+        base_loss = float(np.mean((y_res - theta * t_res) ** 2))
+        losses = {}
+        for name, model in fitted.items():
+            if arm in model.estimators_:
+                tau = np.ravel(model.estimators_[arm].effect(Xe_te[r]))
+                losses[name] = (y_res - tau * t_res) ** 2
+                scores.loc[name, arm] = 1.0 - float(losses[name].mean()) / base_loss
+        best[arm] = _choose(losses, rule)
+    scores["fit_seconds"] = pd.Series(seconds)
+
+    arm_columns = list(best)
+    logger.info("chosen per arm: %s", best)
+    stage = {arm: candidates[best[arm]].get("final_stage", "linear") for arm in arm_columns}
+    feat = {arm: candidates[best[arm]].get("featurizer") for arm in arm_columns}
+    final = clone(template)
+    if len(set(best.values())) == 1:
+        chosen = candidates[next(iter(best.values()))]
+        final.set_params(
+            final_stage=chosen.get("final_stage", "linear"), featurizer=chosen.get("featurizer")
+        )
+    else:
+        final.set_params(final_stage=stage, featurizer=feat)
+    final.fit(X, T, y, experiment=experiment)
+    return final, scores
+
+
+def _heldout_residuals(
+    template: PerTreatmentDML, X: np.ndarray, t: np.ndarray, y: np.ndarray, arm: Hashable, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-fitted outcome and treatment residuals on held-out rows of one arm."""
+    from econml.dml import LinearDML
+
+    n_folds = _n_folds(template.cv)
+    if min(int(t.sum()), int((1 - t).sum())) < n_folds:
+        raise ValueError(
+            f"the held-out part has too few rows of arm {arm!r} or its control to score it "
+            f"(need {n_folds} of each); use more data or a larger test_size"
+        )
+    n_train = len(t) * (n_folds - 1) // n_folds
+    model_y = (
+        default_model_y(n_train, seed)
+        if template.model_y is None
+        else seeded_clone(template.model_y, seed)
+    )
+    model_t = (
+        default_model_t(n_train, seed)
+        if template.model_t is None
+        else seeded_clone(template.model_t, seed)
+    )
+    # only the nuisances matter: a constant-effect final stage, features as controls
+    dml = LinearDML(
+        model_y=model_y,
+        model_t=model_t,
+        discrete_treatment=True,
+        cv=template.cv,
+        random_state=seed,
+    )
+    dml.fit(y, t, X=None, W=X, cache_values=True)
+    y_res, t_res, _, _ = dml.residuals_
+    return np.ravel(y_res), np.ravel(t_res)
+
+
+def _choose(losses: dict[str, np.ndarray], rule: str) -> str:
+    names = list(losses)
+    means = {name: float(loss.mean()) for name, loss in losses.items()}
+    best = min(names, key=lambda name: (means[name], names.index(name)))
+    if rule == "best" or best == names[0]:
+        return best
+    diff = losses[names[0]] - losses[best]
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    return best if diff.mean() > se else names[0]

@@ -1,0 +1,77 @@
+"""The socks-discount demo (``upliftopt demo``) at a small size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from upliftopt.demos.socks import DISCOUNT_COSTS, format_report, main, run_socks
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("socks")
+    return run_socks(n=600, seed=1, budget=120.0, time_limit=10, out=out, progress=None)
+
+
+def test_table_has_every_method_and_the_oracle(report):
+    assert list(report.table.index) == [
+        "greedy", "scip", "exact", "risk-averse", "oracle (true effects)",
+    ]  # fmt: skip
+
+
+def test_every_allocation_spends_the_budget(report):
+    np.testing.assert_allclose(report.table["cost"], 120.0, atol=120.0 * 1e-9)
+
+
+def test_oracle_is_best_on_the_truth_and_exact_best_on_estimates(report):
+    table = report.table
+    best = table.loc["oracle (true effects)", "true_net"]
+    assert (table["true_net"] <= best + 1e-9).all()
+    assert (table["gap_to_best"] >= -1e-12).all()
+    exact = table.loc["exact", "est_net"]
+    assert table.loc["greedy", "est_net"] <= exact + 1e-9
+    assert table.loc["scip", "est_net"] <= exact + 1e-6
+    assert table.loc["exact", "status"] == "optimal"
+
+
+def test_true_net_matches_known_effects(report):
+    # gap_to_best is (oracle - method) / oracle, recomputed here from the table
+    table = report.table
+    best = table.loc["oracle (true effects)", "true_net"]
+    np.testing.assert_allclose(table["gap_to_best"], (best - table["true_net"]) / best)
+
+
+def test_cate_accuracy_is_reported_per_arm(report):
+    assert list(report.cate.index) == list(DISCOUNT_COSTS)
+    assert (report.cate["rmse"] > 0).all()
+    assert (report.cate["corr"] > 0).all()  # weak at n=600, but the right sign
+
+
+def test_files_are_written(report):
+    for key in ("cate", "frontier", "frontier_csv", "summary_csv"):
+        assert report.files[key].exists()
+    assert report.files["cate"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_printed_report(report):
+    text = format_report(report)
+    assert "TRUE net" in text and "oracle (true effects)" in text
+    assert "Time per stage" in text and "fit 3 CATE models" in text
+
+
+def test_main_runs_a_subset_quietly(tmp_path, capsys):
+    code = main(
+        ["--n", "400", "--budget", "60", "--methods", "greedy,exact", "--out", str(tmp_path),
+         "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "exact" in captured.out and captured.err == ""
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError, match="unknown method"):
+        run_socks(n=100, methods=("magic",), out=None, progress=None)
+    with pytest.raises(ValueError, match="risk_alpha"):
+        run_socks(n=100, risk_alpha=1.5, out=None, progress=None)
