@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from upliftopt.demos.socks import DISCOUNT_COSTS, format_report, main, run_socks
@@ -49,8 +50,13 @@ def test_cate_accuracy_is_reported_per_arm(report):
 
 
 def test_files_are_written(report):
-    for key in ("cate", "frontier", "frontier_csv", "summary_csv"):
+    for key in ("cate", "frontier", "frontier_csv", "summary_csv", "mix", "intervals"):
         assert report.files[key].exists()
+    customers = pd.read_csv(report.files["customers_csv"], index_col=0)
+    assert len(customers) == 3 * 600
+    # risk-averse: every treated customer's lower bound for the chosen arm is > 0
+    treated = customers["arm_risk-averse"].notna()
+    assert customers.loc[treated, "sure_risk-averse"].eq(1.0).all()
     assert report.files["cate"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -157,7 +157,7 @@ def run_socks(
         fitted = _fit_model(model, data, seed)
     with timer.stage("predict effects and intervals"):
         effects = fitted.effect(data.X)
-        lower, _ = fitted.effect_interval(data.X, alpha=risk_alpha)
+        lower, upper = fitted.effect_interval(data.X, alpha=risk_alpha)
     tau = data.tau[list(effects.columns)]
     cate = pd.DataFrame(
         {
@@ -171,6 +171,7 @@ def run_socks(
     best = true_value(oracle, tau, costs)
 
     rows = []
+    allocations = {}
     for method in methods:
         values = lower if method == "risk-averse" else effects
         solver = "exact" if method == "risk-averse" else method
@@ -185,6 +186,7 @@ def run_socks(
                 notes.append(f"{method}: no allocation ({exc})")
                 rows.append({"method": method, "status": "no solution"})
                 continue
+        allocations[method] = result
         if result.termination == "time_limit":
             notes.append(
                 f"{method} stopped at its {time_limit:g} s time limit; the best bound it "
@@ -225,7 +227,10 @@ def run_socks(
     files: dict[str, Path] = {}
     if out is not None:
         with timer.stage("plots and files"):
-            files = _write_outputs(Path(out), data, effects, tau, costs, budget, table, seed)
+            files = _write_outputs(
+                Path(out), data, effects, (lower, upper), tau, costs, budget, table,
+                allocations, seed,
+            )  # fmt: skip
     return SocksReport(table, cate, timer.timings, files, settings, notes)
 
 
@@ -238,7 +243,9 @@ def allocate_summary(result, effects: pd.DataFrame, costs: pd.Series) -> dict:
     return {"est_value": value, "cost": cost, "est_net": value - cost}
 
 
-def _write_outputs(out, data, effects, tau, costs, budget, table, seed) -> dict[str, Path]:
+def _write_outputs(
+    out, data, effects, interval, tau, costs, budget, table, allocations, seed
+) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -274,6 +281,45 @@ def _write_outputs(out, data, effects, tau, costs, budget, table, seed) -> dict[
     curve.to_csv(files["frontier_csv"], index=False)
     files["summary_csv"] = out / "summary.csv"
     table.to_csv(files["summary_csv"])
+
+    # who gets what: the allocations by arm, split by the customers' baseline
+    # outcome (quartiles of b(x): how much they buy anyway)
+    segment = pd.qcut(data.baseline, 4, labels=["1 low", "2 mid-low", "3 mid-high", "4 high"])
+    shown = [m for m in ("greedy", "exact", "risk-averse") if m in allocations]
+    if shown:
+        fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 4), sharey=True)
+        for ax, method in zip(np.atleast_1d(axes), shown, strict=True):
+            plot.allocation_mix(allocations[method], segments=segment.astype(str), ax=ax)
+            ax.set_title(method)
+            ax.set_xlabel("baseline outcome quartile")
+        fig.tight_layout()
+        files["mix"] = out / "allocation_mix.png"
+        fig.savefig(files["mix"], dpi=110)
+        plt.close(fig)
+
+    lower, upper = interval
+    per_customer = pd.DataFrame(index=effects.index)
+    for method, result in allocations.items():
+        per_customer[f"arm_{method}"] = result.labels()
+        chosen = result.assignment
+        treated = chosen >= 0
+        excludes = np.full(chosen.shape[0], np.nan)
+        picked = np.flatnonzero(treated)
+        excludes[picked] = lower.to_numpy()[picked, chosen[picked]] > 0
+        per_customer[f"sure_{method}"] = excludes
+    files["customers_csv"] = out / "customers.csv"
+    per_customer.to_csv(files["customers_csv"])
+    if "exact" in allocations and allocations["exact"].n_treated:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        plot.effect_intervals(
+            effects, lower, upper, allocation=allocations["exact"], ax=ax, n_customers=60,
+            random_state=seed,
+        )  # fmt: skip
+        ax.set_ylabel("effect of the chosen discount")
+        fig.tight_layout()
+        files["intervals"] = out / "intervals_exact.png"
+        fig.savefig(files["intervals"], dpi=110)
+        plt.close(fig)
     return files
 
 
