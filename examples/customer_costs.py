@@ -48,7 +48,7 @@ def run(n: int = 5000, budget: float = 800.0, seed: int = 0) -> pd.DataFrame:
     values = value_model.effect(data.X)[arms]
     estimated_costs = cost_model.effect(data.X)[arms].clip(lower=0.0)
     average_costs = {
-        arm: float(data.cost_outcome[data.T == arm].mean()) for arm in arms
+        arm: float(data.cost_outcome[data.T.eq(arm)].mean()) for arm in arms
     }  # per-arm average of the discount actually paid
 
     runs = {
