@@ -499,11 +499,9 @@ class EdgeIndex:
         if not core_rows.size:
             return incumbent, incumbent_value
         fixed_spend = self.evaluate(option)[1]
-        is_arm = core.arm >= 0
-        cost = np.where(is_arm, self.costs[core.row, np.maximum(core.arm, 0)], 0.0)
-        profit = np.where(is_arm, self.net[core.row, np.maximum(core.arm, 0)], 0.0)
-        owner = np.searchsorted(core_rows, core.row)
-        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.5)
+        cost, profit, owner, low, high = self._core_problem(
+            core, core_rows, fixed_spend, low_budget, high_budget
+        )
         flat = _core_dp(
             cost, profit, core.reduced, owner, core_rows.shape[0], low, high, theta, lam,
             cost_grid(cost), beam=width,
@@ -515,6 +513,22 @@ class EdgeIndex:
         if value > incumbent_value and self._within(spend, low_budget, high_budget):
             return option, value
         return incumbent, incumbent_value
+
+    def _core_problem(
+        self,
+        core: _Near,
+        core_rows: np.ndarray,
+        fixed_spend: float,
+        low_budget: float,
+        high_budget: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """Cost, profit and owner (core position) per core option, and the core's window."""
+        is_arm = core.arm >= 0
+        cost = np.where(is_arm, self.costs[core.row, np.maximum(core.arm, 0)], 0.0)
+        profit = np.where(is_arm, self.net[core.row, np.maximum(core.arm, 0)], 0.0)
+        owner = np.searchsorted(core_rows, core.row)
+        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.5)
+        return cost, profit, owner, low, high
 
     def _core_split(self, near: _Near, choice: np.ndarray) -> tuple[np.ndarray, np.ndarray, _Near]:
         """Fixed option vector, core customers and the core's options."""
@@ -653,11 +667,9 @@ class EdgeIndex:
         """Best allocation of loss <= theta within the core, or None if none exists."""
         import time
 
-        is_arm = core.arm >= 0
-        cost = np.where(is_arm, self.costs[core.row, np.maximum(core.arm, 0)], 0.0)
-        profit = np.where(is_arm, self.net[core.row, np.maximum(core.arm, 0)], 0.0)
-        owner = np.searchsorted(core_rows, core.row)
-        low, high = self._residual_window(low_budget, high_budget, fixed_spend, 0.5)
+        cost, profit, owner, low, high = self._core_problem(
+            core, core_rows, fixed_spend, low_budget, high_budget
+        )
         grid = cost_grid(cost)
         try:
             result = _core_dp(
