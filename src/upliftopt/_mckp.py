@@ -32,6 +32,7 @@ objective is within ``1e-9 * max(1, |D|)`` of the best achievable.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -579,8 +580,6 @@ class EdgeIndex:
         outside is worth less). Otherwise theta grows fourfold, up to
         ``D - incumbent - tolerance/2``, where the incumbent itself is proven.
         """
-        import time
-
         started = time.perf_counter()
         tolerance = details["tolerance"]
         theta_max = details["search_threshold"]
@@ -599,7 +598,7 @@ class EdgeIndex:
             else:
                 found, method = self._core_exact(
                     core, core_rows, option, fixed_profit, fixed_spend, lam, theta,
-                    bound, low_budget, high_budget, time_limit, started,
+                    low_budget, high_budget, time_limit, started,
                 )  # fmt: skip
             round_info["method"] = method
             rounds.append(round_info)
@@ -658,15 +657,12 @@ class EdgeIndex:
         fixed_spend: float,
         lam: float,
         theta: float,
-        bound: float,
         low_budget: float,
         high_budget: float,
         time_limit: float | None,
         started: float,
     ) -> tuple[np.ndarray | None, str]:
         """Best allocation of loss <= theta within the core, or None if none exists."""
-        import time
-
         cost, profit, owner, low, high = self._core_problem(
             core, core_rows, fixed_spend, low_budget, high_budget
         )
