@@ -614,3 +614,52 @@ def test_exact_time_limit_in_core_keeps_incumbent(monkeypatch):
     assert result.status == Status.FEASIBLE and result.termination == "time_limit"
     assert result.bound >= result.objective
     assert_feasible(result, values, costs)
+
+
+# --------------------------------------------------------- side constraints
+@SETTINGS
+@given(instances(max_n=5), st.integers(0, 4), st.lists(st.integers(0, 3), min_size=3, max_size=3))
+def test_side_constraints_equal_brute_force(case, total, per_arm):
+    import itertools
+
+    values, costs, lo, hi = case
+    values = np.asarray(values, dtype=float)
+    n, k = values.shape
+    caps = per_arm[:k]
+    cost = np.broadcast_to(np.asarray(costs, dtype=float), (n, k))
+    best = -math.inf
+    for choice in itertools.product(range(-1, k), repeat=n):
+        choice = np.array(choice)
+        rows = np.flatnonzero(choice >= 0)
+        counts = np.bincount(choice[rows], minlength=k)
+        spend = cost[rows, choice[rows]].sum()
+        if rows.size > total or (counts > caps).any():
+            continue
+        if spend < lo - 1e-9 * max(1, lo) or spend > hi + 1e-9 * max(1, hi):
+            continue
+        best = max(best, float((values - cost)[rows, choice[rows]].sum()))
+    try:
+        result = allocate(
+            values, costs, min_budget=lo, max_budget=hi, max_treated=total, max_per_arm=caps
+        )
+    except InfeasibleBudgetError:
+        assert best == -math.inf
+        return
+    assert result.method == "scip"
+    assert close(result.objective, best)
+    assert result.n_treated <= total
+    assert (result.arm_counts().to_numpy() <= caps).all()
+
+
+def test_side_constraints_by_label_and_method_rules():
+    values = pd.DataFrame({"mens": [3.0, 2.0, 1.0], "womens": [2.5, 2.4, 0.1]})
+    result = allocate(values, 0.0, max_treated=2, max_per_arm={"mens": 1})
+    assert result.n_treated == 2
+    assert result.arm_counts().to_dict() == {"mens": 1, "womens": 1}
+    assert result.objective == pytest.approx(3.0 + 2.4)
+    with pytest.raises(ValueError, match="side constraints need the general integer model"):
+        allocate(values, 0.0, max_treated=2, method="exact")
+    with pytest.raises(ValueError, match="unknown arm"):
+        allocate(values, 0.0, max_per_arm={"kids": 1})
+    with pytest.raises(ValueError, match="max_treated must be a whole number"):
+        allocate(values, 0.0, max_treated=1.5)

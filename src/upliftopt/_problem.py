@@ -48,6 +48,10 @@ class AllocationProblem:
         The caller's customer index when ``values`` was a DataFrame.
     min_budget, max_budget : float
         The spend window; ``max_budget`` may be ``inf``.
+    max_treated : float
+        Most customers treated in all (``inf``: no cap).
+    max_per_arm : ndarray of shape (K,) or None
+        Most customers per arm (``inf`` entries: no cap), or None.
     """
 
     values: np.ndarray
@@ -56,6 +60,13 @@ class AllocationProblem:
     index: pd.Index | None
     min_budget: float
     max_budget: float
+    max_treated: float = math.inf
+    max_per_arm: np.ndarray | None = None
+
+    @property
+    def has_side_constraints(self) -> bool:
+        """Whether a cap on treated customers (overall or per arm) applies."""
+        return math.isfinite(self.max_treated) or self.max_per_arm is not None
 
     @property
     def n(self) -> int:
@@ -210,7 +221,48 @@ def _check_budget(budget: Any, name: str, allow_inf: bool) -> float:
     return value
 
 
-def make_problem(values: Any, costs: Any, min_budget: Any, max_budget: Any) -> AllocationProblem:
+def _check_count(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number of customers; got {value!r}") from None
+    if math.isnan(number) or number < 0 or (math.isfinite(number) and number != int(number)):
+        raise ValueError(f"{name} must be a whole number >= 0; got {value!r}")
+    return number
+
+
+def _check_side_constraints(
+    max_treated: Any, max_per_arm: Any, arms: tuple
+) -> tuple[float, np.ndarray | None]:
+    total = math.inf if max_treated is None else _check_count(max_treated, "max_treated")
+    if max_per_arm is None:
+        return total, None
+    if isinstance(max_per_arm, pd.Series | Mapping):
+        keys = list(max_per_arm.index if isinstance(max_per_arm, pd.Series) else max_per_arm)
+        unknown = [key for key in keys if key not in arms]
+        if unknown:
+            raise ValueError(
+                f"max_per_arm names unknown arm(s) {', '.join(map(repr, unknown))}; "
+                f"the arms are {', '.join(map(repr, arms))}"
+            )
+        caps = [max_per_arm[arm] if arm in keys else math.inf for arm in arms]
+    else:
+        caps = list(np.atleast_1d(np.asarray(max_per_arm, dtype=object)))
+        if len(caps) != len(arms):
+            raise ValueError(f"max_per_arm has {len(caps)} entries but there are {len(arms)} arms")
+    return total, np.array(
+        [_check_count(cap, f"max_per_arm[{arm!r}]") for cap, arm in zip(caps, arms, strict=True)]
+    )
+
+
+def make_problem(
+    values: Any,
+    costs: Any,
+    min_budget: Any,
+    max_budget: Any,
+    max_treated: Any = None,
+    max_per_arm: Any = None,
+) -> AllocationProblem:
     """Validate the arguments of :func:`upliftopt.allocate` and check the window.
 
     Raises
@@ -226,7 +278,8 @@ def make_problem(values: Any, costs: Any, min_budget: Any, max_budget: Any) -> A
     high = _check_budget(max_budget, "max_budget", allow_inf=True)
     if low > high:
         raise ValueError(f"min_budget ({low!r}) is greater than max_budget ({high!r})")
-    problem = AllocationProblem(array, cost_array, arms, index, low, high)
+    total, per_arm = _check_side_constraints(max_treated, max_per_arm, arms)
+    problem = AllocationProblem(array, cost_array, arms, index, low, high, total, per_arm)
     lowest, highest = problem.spend_range()
     if low - budget_tolerance(low) > highest:
         raise InfeasibleBudgetError(
@@ -257,6 +310,21 @@ def check_feasible(problem: AllocationProblem, assignment: np.ndarray, method: s
         raise SolverError(f"{method} returned an assignment of shape {assignment.shape}")
     if assignment.min(initial=0) < -1 or assignment.max(initial=-1) >= problem.k:
         raise SolverError(f"{method} returned an arm index outside [-1, {problem.k - 1}]")
+    treated = assignment[assignment >= 0]
+    if treated.shape[0] > problem.max_treated:
+        raise SolverError(
+            f"{method} returned an allocation treating {treated.shape[0]} customers > "
+            f"max_treated={problem.max_treated:g}; it was discarded"
+        )
+    if problem.max_per_arm is not None:
+        counts = np.bincount(treated, minlength=problem.k)
+        over = np.flatnonzero(counts > problem.max_per_arm)
+        if over.size:
+            j = int(over[0])
+            raise SolverError(
+                f"{method} gave arm {problem.arms[j]!r} to {counts[j]} customers > its cap "
+                f"{problem.max_per_arm[j]:g}; it was discarded"
+            )
     _, cost = spend_and_value(problem, assignment)
     if cost > problem.max_budget + budget_tolerance(problem.max_budget):
         raise SolverError(

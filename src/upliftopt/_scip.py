@@ -103,6 +103,7 @@ def solve_options(
     must_choose: np.ndarray | None = None,
     hint: np.ndarray | None = None,
     absolute_gap: float = 0.0,
+    extra_rows: list[tuple[np.ndarray, float, float]] = (),
 ) -> MipSolution:
     """Maximise the profit of chosen options, at most one per owner, spend in [low, high].
 
@@ -111,6 +112,7 @@ def solve_options(
     ``-inf``/``inf``. ``offset`` is added to objective and bound (fixed part).
     ``must_choose`` (bool per owner) turns "at most one" into "exactly one";
     ``hint`` (0/1 per option) is a feasible start handed to SCIP.
+    ``extra_rows`` are side constraints ``low <= coefficients @ x <= high``.
     """
     import scipy.sparse as sp
 
@@ -140,12 +142,20 @@ def solve_options(
         rows.append(np.full(n_vars, n_rows))
         cols.append(np.arange(n_vars))
         data.append(row_cost)
+    for extra, (coefficients, _, _) in enumerate(extra_rows):
+        used = np.flatnonzero(coefficients)
+        rows.append(np.full(used.shape[0], n_rows + budget_rows + extra))
+        cols.append(used)
+        data.append(np.asarray(coefficients, dtype=np.float64)[used])
+    n_extra = len(extra_rows)
     matrix = sp.csr_matrix(
         (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_rows + budget_rows, n_vars),
+        shape=(n_rows + budget_rows + n_extra, n_vars),
     )
-    row_low = np.concatenate([np.full(n_rows, -np.inf), [low] * budget_rows])
-    row_high = np.concatenate([np.ones(n_rows), [high] * budget_rows])
+    row_low = np.concatenate(
+        [np.full(n_rows, -np.inf), [low] * budget_rows, [r[1] for r in extra_rows]]
+    )
+    row_high = np.concatenate([np.ones(n_rows), [high] * budget_rows, [r[2] for r in extra_rows]])
     var_low = np.zeros(n_vars)
     if must_choose is not None:
         row_low[:n_rows][must_choose[shared]] = 1.0
@@ -240,9 +250,16 @@ def solve_scip(
         return SolveOutcome(
             assignment, "optimal", "optimal", 0.0, {"n_variables": 0, "backend_status": "EMPTY"}
         )
+    extra_rows = []
+    if math.isfinite(problem.max_treated):
+        extra_rows.append((np.ones(owner.shape[0]), -math.inf, problem.max_treated))
+    if problem.max_per_arm is not None:
+        for j, cap in enumerate(problem.max_per_arm):
+            if math.isfinite(cap):
+                extra_rows.append(((arm == j).astype(np.float64), -math.inf, float(cap)))
     solution = solve_options(
         net[owner, arm], problem.costs[owner, arm], owner, problem.n, low, high,
-        time_limit=time_limit, relative_gap=relative_gap,
+        time_limit=time_limit, relative_gap=relative_gap, extra_rows=extra_rows,
     )  # fmt: skip
     assignment = np.where(solution.chosen >= 0, arm[np.maximum(solution.chosen, 0)], -1)
     return SolveOutcome(

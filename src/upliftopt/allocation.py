@@ -12,7 +12,7 @@ per customer to
 
 Three methods solve it and return the same :class:`Allocation`:
 
-``"exact"`` (and ``"auto"``, the default)
+``"exact"`` (and ``"auto"``, the default, unless a side constraint applies)
     A dedicated multiple-choice knapsack solver: per-customer convex hulls, one
     sort, the LP optimum and its multiplier, a greedy incumbent, reduced-cost
     fixing and a small core solved exactly. Proves optimality in milliseconds
@@ -21,6 +21,10 @@ Three methods solve it and return the same :class:`Allocation`:
     The full integer model in OR-Tools with the SCIP backend.
 ``"greedy"``
     The naive ranking rule (see :func:`allocate`); never better than exact.
+
+Side constraints (``max_treated``: a cap on customers treated, e.g. e-mails
+sent, next to the money budget; ``max_per_arm``: a cap per arm) break the
+knapsack structure; ``"auto"`` then solves the general model with SCIP.
 
 Spend is compared with the budgets under one tolerance,
 ``1e-9 * max(1, |budget|)`` (see ``upliftopt._problem.BUDGET_RTOL``).
@@ -274,6 +278,8 @@ def allocate(
     method: str = "auto",
     time_limit: float | None = None,
     relative_gap: float = 0.0,
+    max_treated: int | None = None,
+    max_per_arm: Any = None,
 ) -> Allocation:
     """Give each customer at most one arm, maximising net value within a budget.
 
@@ -291,7 +297,9 @@ def allocate(
         values ask for an exact spend). Compared with a relative tolerance of
         1e-9.
     method : {"auto", "exact", "scip", "greedy"}, default "auto"
-        ``"auto"`` uses ``"exact"``. See the module docstring.
+        ``"auto"`` uses ``"exact"``, or ``"scip"`` when a side constraint
+        (``max_treated``, ``max_per_arm``) needs the general integer model.
+        See the module docstring.
     time_limit : float or None
         Seconds allowed to the MIP solver (SCIP, or the core solve of
         ``"exact"``). When it runs out with an incumbent, the result has
@@ -300,6 +308,12 @@ def allocate(
     relative_gap : float, default 0
         Stop once ``(bound - objective) / max(1, |bound|)`` is at most this.
         The default asks for a proven optimum.
+    max_treated : int, optional
+        Side constraint: at most this many customers treated in all (e.g. a cap
+        on e-mails sent, next to a money budget). Solved by SCIP.
+    max_per_arm : int per arm (sequence in column order, or mapping {arm: cap}), optional
+        Side constraint: at most this many customers per arm (arms a mapping
+        omits are uncapped). Solved by SCIP.
 
     Returns
     -------
@@ -349,7 +363,14 @@ def allocate(
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
     limit = _check_time_limit(time_limit)
     gap = _check_relative_gap(relative_gap)
-    problem = make_problem(values, costs, min_budget, max_budget)
+    problem = make_problem(values, costs, min_budget, max_budget, max_treated, max_per_arm)
+    if problem.has_side_constraints:
+        if method in ("exact", "greedy"):
+            raise ValueError(
+                f"method={method!r} does not take max_treated or max_per_arm; these side "
+                "constraints need the general integer model: use method='auto' or 'scip'"
+            )
+        method = "scip"
 
     if method == "greedy":
         from ._greedy import solve_greedy
