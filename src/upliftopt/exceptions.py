@@ -9,13 +9,22 @@ from __future__ import annotations
 
 __all__ = [
     "InfeasibleBudgetError",
-    "NotFittedError",
+    "NotFittedError",  # noqa: F822 - provided lazily by __getattr__
     "SolverError",
     "SolverUnavailableError",
     "UpliftOptError",
 ]
 
-from sklearn.exceptions import NotFittedError
+
+
+def __getattr__(name: str):
+    # scikit-learn's NotFittedError (what check_is_fitted raises), re-exported
+    # lazily so that importing the allocation code does not import scikit-learn.
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UpliftOptError(Exception):
