@@ -3,29 +3,53 @@
 Does targeting e-mails with an uplift model beat sending them at random, on
 real data? Kevin Hillstrom's experiment randomised 64,000 customers to no
 e-mail, a men's or a women's e-mail with probability 1/3 each, so every
-policy can be scored on held-out customers without a model of who got what.
+policy can be scored on customers it was not learned from, without a model of
+who got what.
 
 The job, for each outcome (visit, conversion, spend):
 
-1. Split the customers at random in half (``seed``).
-2. On the training half, choose the effect model by cross-validation among a
-   few candidates (:data:`CANDIDATES`), scored by the IPW value of the
-   allocations each one makes on the held-out folds, then refit the winner on
-   the whole training half. Also fit the outcome model used by the doubly
-   robust (DR) scores (:class:`~upliftopt.evaluate.ArmOutcomeModel`), and
-   estimate each e-mail's average effect (difference in means).
-3. On the held-out half, for each budget (a cap on the share of customers
-   e-mailed), allocate at most one e-mail per customer with
-   :func:`~upliftopt.allocate`, and score four policies by IPW and DR, each
-   with its standard error: the optimised allocation; a random allocation of
-   the same size; the best single e-mail (best average effect on the training
-   half) to a random subset of the same size; and no e-mail at all. The
-   optimised allocation is compared with random on the same rows (paired), and
-   the output says plainly whether it beats random.
+1. Split the customers at random into two halves, A and B (``seed``).
+2. Cross-fit (``folds=2``, the default): fold 1 learns on A and is scored on
+   B, fold 2 learns on B and is scored on A, so every customer is scored
+   exactly once, by a policy and an outcome model fitted without them.
+   ``folds=1`` runs fold 1 only (one held-out split; half of the data is
+   never scored).
+3. Learn, on the fold's training half only: choose the effect model by
+   cross-validation among a few candidates (:data:`CANDIDATES`), scored by
+   the IPW value of the allocations each one makes on the held-out CV folds,
+   then refit the winner on the whole training half. Also fit the outcome
+   model used by the doubly robust (DR) scores
+   (:class:`~upliftopt.evaluate.ArmOutcomeModel`), and estimate each e-mail's
+   average effect (difference in means).
+4. Score, on the fold's scored half: for each budget (a cap on the share of
+   that half's customers e-mailed, so 25 % of each half is 25 % overall),
+   allocate at most one e-mail per customer with
+   :func:`~upliftopt.allocate`, and give every row an IPW and a DR score under
+   four policies: the optimised allocation; a random allocation of the same
+   size; the best single e-mail (best average effect on the training half)
+   to a random subset of the same size; and no e-mail at all.
+5. Pool: a policy's value is the mean of its per-row scores over the scored
+   rows of every fold, with standard error ``sd / sqrt(n)`` of those scores;
+   paired differences (optimised minus random, minus the best single e-mail)
+   are taken per row and pooled the same way. Each fold's own numbers are
+   reported too (:attr:`HillstromReport.fold_table`), and the output says
+   plainly whether the optimised allocation beats random.
+
+What is estimated: with two folds, the value of the *learning procedure* (learn
+a policy on half of the customers, apply it to the other half), averaged over
+the two policies it produced, ``(n_B V(pi_A) + n_A V(pi_B)) / n`` with
+``V(pi_A)`` the value of the policy learned on A. Every score is out of fold:
+given the policy and outcome model of its fold, a row's score has mean equal
+to that policy's value, and rows are independent, so ``sd / sqrt(n)`` of the
+pooled scores is a valid standard error (slightly conservative: it also
+counts the difference between the two folds' means). The two folds are not
+exactly independent, since each half trains the policy scored on the other;
+as in cross-fitted double machine learning and policy learning, that
+dependence vanishes as the learned policies stabilise with n.
 
 Budget and cost: the budget row of the allocation counts e-mails (each uses 1
-of the cap ``floor(budget * n_held_out)``); the cost per e-mail (``cost``, in
-dollars) is subtracted from the value for ``spend`` only, as visits and
+of the cap ``floor(budget * n_scored_half)``); the cost per e-mail (``cost``,
+in dollars) is subtracted from the value for ``spend`` only, as visits and
 conversions are not money. :func:`~upliftopt.allocate` maximises
 ``values - costs``, so it receives ``values = estimated effect - cost + 1`` and
 ``costs = 1``: the objective is then the estimated net effect and the spend is
@@ -33,12 +57,13 @@ the number of e-mails. With a positive net effect for everyone the cap binds;
 customers whose best estimated net effect is not positive get no e-mail.
 
 The two random policies are scored by their expectation over the random draw:
-a customer is e-mailed with probability ``m / n`` (``m`` the number the
-optimised allocation e-mails) and then gets each e-mail with probability 1/2
-(random) or the best one (single), so each row's score is that average of its
-per-label scores. This is exactly the mean, over all possible draws, of the
-score of one drawn allocation: it estimates the same value without adding the
-noise of one particular draw (see ``docs/hillstrom.md`` for how much that is).
+a customer of a fold is e-mailed with probability ``m / n`` (``m`` the number
+the optimised allocation e-mails in that fold, ``n`` the fold's scored rows)
+and then gets each e-mail with probability 1/2 (random) or the best one
+(single), so each row's score is that average of its per-label scores. This
+is exactly the mean, over all possible draws, of the score of one drawn
+allocation: it estimates the same value without adding the noise of one
+particular draw (see ``docs/hillstrom.md`` for how much that is).
 """
 
 from __future__ import annotations
@@ -64,6 +89,7 @@ __all__ = [
     "CANDIDATES",
     "DEFAULT_BUDGETS",
     "DEFAULT_COST",
+    "DEFAULT_FOLDS",
     "OUTCOMES",
     "POLICIES",
     "QUICK_N",
@@ -80,10 +106,12 @@ logger = logging.getLogger(__name__)
 
 #: Outcomes the job can analyse (``"all"`` on the command line runs every one).
 OUTCOMES = ("visit", "conversion", "spend")
-#: Default budgets: shares of the held-out customers e-mailed at most.
+#: Default budgets: shares of the scored customers e-mailed at most.
 DEFAULT_BUDGETS = (0.25, 0.5, 1.0)
 #: Default cost of one e-mail, in dollars (subtracted for ``spend`` only).
 DEFAULT_COST = 0.10
+#: Default number of folds: 2 cross-fits over both halves, 1 is a single split.
+DEFAULT_FOLDS = 2
 #: Rows used by ``--quick`` (a random subsample, split in half as usual).
 QUICK_N = 6_000
 #: Policies scored at every budget, then the all-control policy once.
@@ -94,6 +122,7 @@ PROPENSITY = 1.0 / 3.0
 # Labels of the experiment (checked against the loaded data).
 _CONTROL = "No E-Mail"
 _ARMS = ("Mens E-Mail", "Womens E-Mail")
+_HALVES = ("A", "B")
 
 _CV_FOLDS = 3
 _QUICK_CV_FOLDS = 2
@@ -335,7 +364,7 @@ def verdict(lift: float, se: float, *, baseline: str = "random", alpha: float = 
 # The report
 # --------------------------------------------------------------------------
 
-#: Columns of :attr:`HillstromReport.table`.
+#: Columns of :attr:`HillstromReport.table` (``fold_table`` adds ``fold`` first).
 TABLE_COLUMNS = (
     "outcome",
     "budget",
@@ -362,60 +391,78 @@ class HillstromReport:
     Attributes
     ----------
     table : DataFrame
-        One row per outcome, budget and policy (:data:`TABLE_COLUMNS`):
-        ``budget`` (share of held-out customers e-mailed at most; 0 for the
-        no-e-mail row), ``policy`` (:data:`POLICIES`), ``emails`` (e-mails
-        sent, expected number for the random policies), ``ipw`` / ``dr`` the
-        value per held-out customer (mean outcome, net of the e-mail cost for
-        spend) with standard errors ``ipw_se`` / ``dr_se``, and the paired
-        difference to the random policy at the same budget by DR
-        (``vs_random``, ``vs_random_se``, ``vs_random_z``) and by IPW
-        (``vs_random_ipw``, ``vs_random_ipw_se``), and for the optimised
-        allocation the paired DR difference to the best single e-mail
-        (``vs_single``, ``vs_single_se``); NaN where not applicable.
+        Pooled over the folds: one row per outcome, budget and policy
+        (:data:`TABLE_COLUMNS`): ``budget`` (share of each fold's scored
+        customers e-mailed at most; 0 for the no-e-mail row), ``policy``
+        (:data:`POLICIES`), ``emails`` (e-mails sent over all folds, expected
+        number for the random policies), ``ipw`` / ``dr`` the value per
+        scored customer (mean outcome, net of the e-mail cost for spend) with
+        standard errors ``ipw_se`` / ``dr_se``, and the paired difference to
+        the random policy at the same budget by DR (``vs_random``,
+        ``vs_random_se``, ``vs_random_z``) and by IPW (``vs_random_ipw``,
+        ``vs_random_ipw_se``), and for the optimised allocation the paired DR
+        difference to the best single e-mail (``vs_single``,
+        ``vs_single_se``); NaN where not applicable. Every value is the mean
+        of per-row scores over all scored rows, every standard error
+        ``sd / sqrt(n)`` of them.
+    fold_table : DataFrame
+        The same numbers for each fold on its own scored half: column
+        ``fold`` (1 or 2) then :data:`TABLE_COLUMNS`. A pooled value is the
+        row-weighted mean of the folds' values.
     mix : DataFrame
-        E-mails of each kind sent by the optimised allocation, per outcome and
-        budget (columns ``outcome``, ``budget``, ``arm``, ``emails``).
+        E-mails of each kind sent by the optimised allocations, summed over
+        folds, per outcome and budget (columns ``outcome``, ``budget``,
+        ``arm``, ``emails``).
     qini : DataFrame
-        Normalised Qini area (:func:`~upliftopt.evaluate.qini_auc`) of the
-        chosen model's effect estimates on the held-out half, per outcome and
-        arm (columns ``outcome``, ``arm``, ``model``, ``qini``).
+        Normalised Qini area (:func:`~upliftopt.evaluate.qini_auc`) of each
+        fold's chosen model's effect estimates on its scored half, per
+        outcome, fold and arm (columns ``outcome``, ``fold``, ``arm``,
+        ``model``, ``qini``).
     selection : DataFrame
-        Cross-validation on the training half: per outcome and candidate model,
-        the mean IPW lift over random across budgets (``cv_lift``), its
-        standard error and whether it was chosen.
+        Cross-validation inside each fold's training half: per outcome, fold
+        and candidate model, the mean IPW lift over random across budgets
+        (``cv_lift``), its standard error and whether it was chosen.
     verdicts : dict
         ``{(outcome, budget): (against random, against the best single
         e-mail)}``: two sentences (see :func:`verdict`) saying whether the
-        optimised allocation beats each.
+        pooled optimised allocation beats each.
     best_single : dict
-        ``{outcome: e-mail}`` with the best average effect on the training half.
+        ``{outcome: (e-mail of fold 1, ...)}``: per fold, the e-mail with the
+        best average effect on its training half.
     figures : tuple of Path
         PNG files written (empty without ``out``).
     csv : Path or None
-        The table as CSV, when ``out`` was given.
+        ``hillstrom_results.csv`` when ``out`` was given: the pooled table
+        (``fold`` = ``"pooled"``) followed by ``fold_table``.
     timings : tuple of (str, float)
         Seconds per stage.
     settings : dict
-        ``seed``, ``cost``, ``budgets``, ``outcomes``, ``n``, ``n_train``,
-        ``n_test``.
-    train_rows, test_rows : ndarray of int
-        Positions (in :func:`~upliftopt.load_hillstrom`'s rows) of the training
-        and held-out customers, so every number can be recomputed.
+        ``seed``, ``cost``, ``budgets``, ``outcomes``, ``folds``, ``n`` (rows
+        used), ``halves`` (sizes of halves A and B), ``n_scored`` (rows
+        scored over all folds: ``n`` with two folds, half B with one).
+    splits : tuple of (ndarray, ndarray)
+        Per fold, the positions (in :func:`~upliftopt.load_hillstrom`'s rows)
+        of the customers it was fitted on and of those it scored.
+    assignments : DataFrame
+        One row per scored customer (index: position in the data): the
+        ``fold`` that scored it and, per outcome and budget (columns
+        ``"visit@0.25"`` ...), the label the optimised allocation gave it
+        (``"No E-Mail"`` when none), so every number can be recomputed.
     """
 
     table: pd.DataFrame
+    fold_table: pd.DataFrame
     mix: pd.DataFrame
     qini: pd.DataFrame
     selection: pd.DataFrame
     verdicts: dict[tuple[str, float], tuple[str, str]]
-    best_single: dict[str, str]
+    best_single: dict[str, tuple[str, ...]]
     figures: tuple[Path, ...]
     csv: Path | None
     timings: tuple[tuple[str, float], ...]
     settings: dict[str, Any] = field(default_factory=dict)
-    train_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    test_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    splits: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------
@@ -477,6 +524,14 @@ def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
     return int(value)
 
 
+def _check_folds(folds: Any) -> int:
+    if isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds not in (1, 2):
+        raise ValueError(
+            f"folds must be 1 (one held-out split) or 2 (cross-fit over both halves); got {folds!r}"
+        )
+    return int(folds)
+
+
 # --------------------------------------------------------------------------
 # The job
 # --------------------------------------------------------------------------
@@ -501,21 +556,22 @@ def _select_model(
     *,
     budgets: Sequence[float],
     cost: float,
-    folds: int,
+    cv_folds: int,
     seed: int,
 ) -> tuple[_Candidate, pd.DataFrame]:
     """Choose the candidate whose allocations gain most over random on held-out folds.
 
-    Every candidate is fitted on the same folds; on each held-out fold it
-    allocates at every budget, and the per-row IPW difference to the random
-    policy of the same size is pooled over folds and averaged over budgets.
+    Runs inside one training half only. Every candidate is fitted on the same
+    CV folds; on each held-out CV fold it allocates at every budget, and the
+    per-row IPW difference to the random policy of the same size is pooled
+    over CV folds and averaged over budgets.
     """
     from sklearn.model_selection import StratifiedKFold
 
     y = outcomes[outcome]
     costs = _costs_for(outcome, cost)
-    seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=folds + 1)]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seeds[-1])
+    seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=cv_folds + 1)]
+    splitter = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seeds[-1])
     splits = list(splitter.split(np.zeros(len(T)), T.to_numpy().astype(str)))
     rows = []
     for candidate in candidates:
@@ -539,18 +595,25 @@ def _select_model(
     return candidates[best], table
 
 
-def _evaluate_outcome(
+def _fit_and_score(
     outcome: str,
     data: Any,
     train: np.ndarray,
     test: np.ndarray,
     *,
+    fold: int,
     budgets: Sequence[float],
     cost: float,
-    folds: int,
+    cv_folds: int,
     seed: int,
     timer: StageTimer,
 ) -> dict[str, Any]:
+    """One fold: learn on the ``train`` rows, allocate on the ``test`` rows, score every row.
+
+    Returns the per-row IPW and DR scores of each policy (keyed by budget and
+    policy; ``(0.0, "no e-mail")`` for all-control), the e-mails sent and
+    labels given per budget, and what was learned.
+    """
     from ..evaluate import ArmOutcomeModel, qini_auc, qini_curve
 
     X, T, outcomes = data.X, data.T, data.outcomes
@@ -558,11 +621,15 @@ def _evaluate_outcome(
     X_te, T_te, y_te = X.iloc[test], T.iloc[test], outcomes[outcome].iloc[test]
     costs = _costs_for(outcome, cost)
     unit_cost = cost if costs else 0.0
-    rng = np.random.default_rng([seed, OUTCOMES.index(outcome)])
-    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=3)]
+    # Fold 1 keeps the seeds of the single split, so folds=1 repeats its numbers.
+    key = [seed, OUTCOMES.index(outcome)] + ([] if fold == 1 else [fold - 1])
+    seeds = [int(s) for s in np.random.default_rng(key).integers(0, 2**31 - 1, size=3)]
     candidates = [c for c in CANDIDATES if outcome in c.outcomes]
+    fit_half, scored_half = _HALVES[fold - 1], _HALVES[2 - fold]
 
-    with timer.stage(f"{outcome}: choose the effect model ({folds}-fold CV on the training half)"):
+    with timer.stage(
+        f"{outcome}, fold {fold}: choose the effect model ({cv_folds}-fold CV on half {fit_half})"
+    ):
         chosen, selection = _select_model(
             candidates,
             X_tr,
@@ -571,10 +638,12 @@ def _evaluate_outcome(
             outcome,
             budgets=budgets,
             cost=cost,
-            folds=folds,
+            cv_folds=cv_folds,
             seed=seeds[0],
         )
-    with timer.stage(f"{outcome}: fit {chosen.name} and the outcome model on the training half"):
+    with timer.stage(
+        f"{outcome}, fold {fold}: fit {chosen.name} and the outcome model on half {fit_half}"
+    ):
         effects = chosen.fit_predict(X_tr, T_tr, O_tr, X_te, seeds[1], outcome)
         mu = ArmOutcomeModel(n_jobs=1, random_state=seeds[2]).fit(X_tr, T_tr, O_tr[outcome])
         mu_te = mu.predict(X_te)
@@ -584,70 +653,37 @@ def _evaluate_outcome(
     average = {arm: float(y_tr[T_tr == arm].mean()) for arm in _ARMS}
     best = max(_ARMS, key=lambda arm: (average[arm], -_ARMS.index(arm)))
 
-    with timer.stage(f"{outcome}: allocate and score on the held-out half"):
+    with timer.stage(f"{outcome}, fold {fold}: allocate and score half {scored_half}"):
         ipw = _label_scores(y_te, T_te, method="ipw", mu=None, costs=costs)
         dr = _label_scores(y_te, T_te, method="dr", mu=mu_te, costs=costs)
         n = len(test)
-        rows = []
-        verdicts = {}
-        mixes = {}
+        scores: dict[tuple[float, str], tuple[np.ndarray, np.ndarray]] = {}
+        emails, labels = {}, {}
         random_arms = {arm: 1 / len(_ARMS) for arm in _ARMS}
         for budget in budgets:
+            # The cap applies within the fold: 25 % of each half is 25 % overall.
             allocation = _allocate(effects, unit_cost, _cap(budget, n))
             share = allocation.n_treated / n
-            labels = allocation.labels()
-            mixes[budget] = labels
-            # (IPW, DR) per-row scores of each policy at this budget
-            scored = {
-                "optimised": [_allocation_scores(labels, s) for s in (ipw, dr)],
-                "random": [_mixture_scores(share, random_arms, s) for s in (ipw, dr)],
-                "best single e-mail": [_mixture_scores(share, {best: 1.0}, s) for s in (ipw, dr)],
-            }
-            for name, (s_ipw, s_dr) in scored.items():
-                row = {
-                    "outcome": outcome,
-                    "budget": budget,
-                    "policy": name,
-                    "emails": float(allocation.n_treated),
-                    **dict(zip(("ipw", "ipw_se"), _mean_se(s_ipw), strict=True)),
-                    **dict(zip(("dr", "dr_se"), _mean_se(s_dr), strict=True)),
-                }
-                if name != "random":
-                    lift, se = _mean_se(s_dr - scored["random"][1])
-                    row.update(
-                        vs_random=lift,
-                        vs_random_se=se,
-                        vs_random_z=lift / se if se > 0 else math.nan,
-                    )
-                    row.update(
-                        zip(
-                            ("vs_random_ipw", "vs_random_ipw_se"),
-                            _mean_se(s_ipw - scored["random"][0]),
-                            strict=True,
-                        )
-                    )
-                if name == "optimised":
-                    gain, gain_se = _mean_se(s_dr - scored["best single e-mail"][1])
-                    row.update(vs_single=gain, vs_single_se=gain_se)
-                    verdicts[(outcome, budget)] = (
-                        verdict(lift, se),
-                        verdict(gain, gain_se, baseline="the best single e-mail"),
-                    )
-                rows.append(row)
-        rows.append(
-            {
-                "outcome": outcome,
-                "budget": 0.0,
-                "policy": "no e-mail",
-                "emails": 0.0,
-                **dict(zip(("ipw", "ipw_se"), _mean_se(ipw[_CONTROL]), strict=True)),
-                **dict(zip(("dr", "dr_se"), _mean_se(dr[_CONTROL]), strict=True)),
-            }
-        )
+            labels[budget] = allocation.labels()
+            emails[budget] = float(allocation.n_treated)
+            scores[(budget, "optimised")] = (
+                _allocation_scores(labels[budget], ipw),
+                _allocation_scores(labels[budget], dr),
+            )
+            scores[(budget, "random")] = (
+                _mixture_scores(share, random_arms, ipw),
+                _mixture_scores(share, random_arms, dr),
+            )
+            scores[(budget, "best single e-mail")] = (
+                _mixture_scores(share, {best: 1.0}, ipw),
+                _mixture_scores(share, {best: 1.0}, dr),
+            )
+        scores[(0.0, "no e-mail")] = (ipw[_CONTROL], dr[_CONTROL])
         qini = pd.DataFrame(
             [
                 {
                     "outcome": outcome,
+                    "fold": fold,
                     "arm": arm,
                     "model": chosen.name,
                     "qini": qini_auc(effects, y_te, T_te, treatment=arm, control=_CONTROL),
@@ -658,32 +694,113 @@ def _evaluate_outcome(
         curves = {
             arm: qini_curve(effects, y_te, T_te, treatment=arm, control=_CONTROL) for arm in _ARMS
         }
+    selection.insert(1, "fold", fold)
     return {
-        "rows": rows,
-        "verdicts": verdicts,
-        "qini": qini,
-        "curves": curves,
+        "fold": fold,
+        "rows": test,
+        "scores": scores,
+        "emails": emails,
+        "labels": labels,
         "selection": selection,
         "best": best,
-        "mixes": mixes,
-        "mix": pd.DataFrame(
-            [
-                {
-                    "outcome": outcome,
-                    "budget": budget,
-                    "arm": arm,
-                    "emails": int(np.sum(labels == arm)),
-                }
-                for budget, labels in mixes.items()
-                for arm in _ARMS
-            ]
-        ),
         "model": chosen.name,
+        "qini": qini,
+        "curves": curves,
     }
 
 
-def _save_figure(result: Mapping[str, Any], outcome: str, path: Path) -> Path:
-    """Qini curves per arm, value per policy against budget, and the e-mail mix."""
+def _policy_rows(
+    outcome: str,
+    budgets: Sequence[float],
+    scores: Mapping[tuple[float, str], tuple[np.ndarray, np.ndarray]],
+    emails: Mapping[float, float],
+) -> tuple[list[dict[str, Any]], dict[tuple[str, float], tuple[str, str]]]:
+    """Table rows and verdicts from per-row (IPW, DR) scores of each policy.
+
+    The same function serves one fold and the pooled folds (scores concatenated
+    over folds), so the pooled numbers are the per-row means over all folds.
+    """
+    rows = []
+    verdicts = {}
+    for budget in budgets:
+        scored = {name: scores[(budget, name)] for name in POLICIES[:3]}
+        for name, (s_ipw, s_dr) in scored.items():
+            row = {
+                "outcome": outcome,
+                "budget": budget,
+                "policy": name,
+                "emails": emails[budget],
+                **dict(zip(("ipw", "ipw_se"), _mean_se(s_ipw), strict=True)),
+                **dict(zip(("dr", "dr_se"), _mean_se(s_dr), strict=True)),
+            }
+            if name != "random":
+                lift, se = _mean_se(s_dr - scored["random"][1])
+                row.update(
+                    vs_random=lift,
+                    vs_random_se=se,
+                    vs_random_z=lift / se if se > 0 else math.nan,
+                )
+                row.update(
+                    zip(
+                        ("vs_random_ipw", "vs_random_ipw_se"),
+                        _mean_se(s_ipw - scored["random"][0]),
+                        strict=True,
+                    )
+                )
+            if name == "optimised":
+                gain, gain_se = _mean_se(s_dr - scored["best single e-mail"][1])
+                row.update(vs_single=gain, vs_single_se=gain_se)
+                verdicts[(outcome, budget)] = (
+                    verdict(lift, se),
+                    verdict(gain, gain_se, baseline="the best single e-mail"),
+                )
+            rows.append(row)
+    s_ipw, s_dr = scores[(0.0, "no e-mail")]
+    rows.append(
+        {
+            "outcome": outcome,
+            "budget": 0.0,
+            "policy": "no e-mail",
+            "emails": 0.0,
+            **dict(zip(("ipw", "ipw_se"), _mean_se(s_ipw), strict=True)),
+            **dict(zip(("dr", "dr_se"), _mean_se(s_dr), strict=True)),
+        }
+    )
+    return rows, verdicts
+
+
+def _pool(outcome: str, budgets: Sequence[float], folds: Sequence[Mapping[str, Any]]) -> dict:
+    """Pooled and per-fold table rows, verdicts and e-mail mix of one outcome."""
+    pooled_scores = {
+        key: tuple(np.concatenate([f["scores"][key][i] for f in folds]) for i in (0, 1))
+        for key in folds[0]["scores"]
+    }
+    pooled_emails = {b: float(sum(f["emails"][b] for f in folds)) for b in budgets}
+    rows, verdicts = _policy_rows(outcome, budgets, pooled_scores, pooled_emails)
+    fold_rows = [
+        {"fold": f["fold"], **row}
+        for f in folds
+        for row in _policy_rows(outcome, budgets, f["scores"], f["emails"])[0]
+    ]
+    mixes = {b: np.concatenate([f["labels"][b] for f in folds]) for b in budgets}
+    mix = pd.DataFrame(
+        [
+            {"outcome": outcome, "budget": b, "arm": arm, "emails": int(np.sum(labels == arm))}
+            for b, labels in mixes.items()
+            for arm in _ARMS
+        ]
+    )
+    return {"rows": rows, "fold_rows": fold_rows, "verdicts": verdicts, "mixes": mixes, "mix": mix}
+
+
+def _save_figure(
+    rows: Sequence[Mapping[str, Any]],
+    folds: Sequence[Mapping[str, Any]],
+    mixes: Mapping[float, np.ndarray],
+    outcome: str,
+    path: Path,
+) -> Path:
+    """Qini curves per fold and arm, pooled value per policy against budget, e-mail mix."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: never needs a display
@@ -691,11 +808,17 @@ def _save_figure(result: Mapping[str, Any], outcome: str, path: Path) -> Path:
 
     from ..plot import allocation_mix, qini_curves
 
-    table = pd.DataFrame(result["rows"])
+    table = pd.DataFrame(rows)
     fig, axes = plt.subplots(1, 3, figsize=(16.0, 4.5))
     try:
-        qini_curves(result["curves"], ax=axes[0], x="fraction")
-        axes[0].set_title(f"Qini on the held-out half ({result['model']})")
+        curves = {
+            (arm if len(folds) == 1 else f"{arm}, fold {f['fold']}"): curve
+            for f in folds
+            for arm, curve in f["curves"].items()
+        }
+        qini_curves(curves, ax=axes[0], x="fraction")
+        models = " / ".join(f["model"] for f in folds)
+        axes[0].set_title(f"Qini on the scored half ({models})")
 
         ax = axes[1]
         none = table[table["policy"] == "no e-mail"].iloc[0]
@@ -713,13 +836,13 @@ def _save_figure(result: Mapping[str, Any], outcome: str, path: Path) -> Path:
         ax.set_xlabel("share of customers e-mailed (cap)")
         unit = " (net of e-mail cost)" if outcome == "spend" else ""
         ax.set_ylabel(f"{outcome} per customer, DR{unit}")
-        ax.set_title("value with 95% intervals")
+        ax.set_title("value with 95% intervals" + (", both folds" if len(folds) > 1 else ""))
         ax.legend()
 
-        budgets = list(result["mixes"])
-        labels = np.concatenate([result["mixes"][b] for b in budgets])
+        budgets = list(mixes)
+        labels = np.concatenate([mixes[b] for b in budgets])
         # numeric segments sort as budgets do ("100%" would sort before "25%")
-        segments = np.concatenate([np.full(len(result["mixes"][b]), b) for b in budgets])
+        segments = np.concatenate([np.full(len(mixes[b]), b) for b in budgets])
         allocation_mix(labels, segments=segments, ax=axes[2], normalize=True)
         axes[2].legend(loc="upper left", fontsize="small")
         axes[2].set_xlabel("budget (share of customers e-mailed)")
@@ -738,26 +861,31 @@ def run_hillstrom(
     budgets: Sequence[float] = DEFAULT_BUDGETS,
     cost: float = DEFAULT_COST,
     seed: int = 0,
+    folds: int = DEFAULT_FOLDS,
     out: str | Path | None = None,
     n: int | None = None,
     progress: TextIO | None = None,
 ) -> HillstromReport:
-    """Target e-mails on the Hillstrom experiment and score the result on held-out customers.
+    """Target e-mails on the Hillstrom experiment and score them on customers not learned from.
 
-    See the module docstring for the procedure.
+    See the module docstring for the procedure and what is estimated.
 
     Parameters
     ----------
     outcomes : sequence of {"visit", "conversion", "spend"} or "all"
-        Outcomes to analyse, each on its own (model, allocation, scores).
+        Outcomes to analyse, each on its own (models, allocations, scores).
     budgets : sequence of float, default (0.25, 0.5, 1.0)
-        Shares of the held-out customers e-mailed at most, each in (0, 1].
+        Shares of each fold's scored customers e-mailed at most, each in
+        (0, 1].
     cost : float, default 0.10
         Dollars per e-mail, subtracted from spend (visit and conversion are not
         money; their e-mails are limited by the budget only).
     seed : int, default 0
-        Seeds the split, the subsample, the cross-validation folds and every
+        Seeds the halves, the subsample, the cross-validation folds and every
         model; the same seed gives the same report.
+    folds : {1, 2}, default 2
+        2: cross-fit, learn on each half and score on the other, so every
+        customer is scored once. 1: learn on half A, score half B only.
     out : str or Path, optional
         Directory for one PNG per outcome and ``hillstrom_results.csv``
         (created if missing); nothing is written when None.
@@ -776,16 +904,18 @@ def run_hillstrom(
     ------
     ValueError
         Unknown outcome, budget outside (0, 1], negative or non-finite cost,
-        non-integer seed, ``n`` out of range.
+        non-integer seed, folds other than 1 or 2, ``n`` out of range.
 
     Examples
     --------
     >>> from upliftopt.demos.hillstrom import run_hillstrom
     >>> report = run_hillstrom(outcomes="visit", budgets=[0.5], n=1_000, seed=0)
-    >>> report.settings["n_test"], report.table["emails"].tolist()
-    (500, [250.0, 250.0, 250.0, 0.0])
+    >>> report.settings["n_scored"], report.table["emails"].tolist()
+    (1000, [500.0, 500.0, 500.0, 0.0])
     >>> report.table["policy"].tolist()
     ['optimised', 'random', 'best single e-mail', 'no e-mail']
+    >>> report.fold_table.groupby("fold")["emails"].max().to_dict()  # 50 % of each half
+    {1: 250.0, 2: 250.0}
     """
     from ..datasets import load_hillstrom
 
@@ -793,6 +923,7 @@ def run_hillstrom(
     budget_list = _check_budgets(budgets)
     cost = _check_cost(cost)
     seed = _check_int(seed, "seed", 0)
+    folds = _check_folds(folds)
     timer = StageTimer(progress)
 
     with timer.stage("load the Hillstrom data"):
@@ -809,48 +940,90 @@ def run_hillstrom(
     rows = np.arange(total) if n is None else np.sort(rng.choice(total, size=n, replace=False))
     order = rng.permutation(rows.shape[0])
     half = rows.shape[0] // 2
-    train, test = np.sort(rows[order[:half]]), np.sort(rows[order[half:]])
-    folds = _CV_FOLDS if n is None else _QUICK_CV_FOLDS
-    logger.info("hillstrom: %d training and %d held-out customers", train.size, test.size)
+    half_a, half_b = np.sort(rows[order[:half]]), np.sort(rows[order[half:]])
+    splits = ((half_a, half_b), (half_b, half_a))[:folds]
+    cv_folds = _CV_FOLDS if n is None else _QUICK_CV_FOLDS
+    logger.info(
+        "hillstrom: halves of %d and %d customers, %d fold(s)", half_a.size, half_b.size, folds
+    )
 
-    results = {}
+    fitted: dict[str, list[dict[str, Any]]] = {}
+    pooled: dict[str, dict[str, Any]] = {}
     for outcome in chosen_outcomes:
-        results[outcome] = _evaluate_outcome(
-            outcome,
-            data,
-            train,
-            test,
-            budgets=budget_list,
-            cost=cost,
-            folds=folds,
-            seed=seed,
-            timer=timer,
-        )
+        fitted[outcome] = [
+            _fit_and_score(
+                outcome,
+                data,
+                train,
+                test,
+                fold=k + 1,
+                budgets=budget_list,
+                cost=cost,
+                cv_folds=cv_folds,
+                seed=seed,
+                timer=timer,
+            )
+            for k, (train, test) in enumerate(splits)
+        ]
+        pooled[outcome] = _pool(outcome, budget_list, fitted[outcome])
 
     table = pd.DataFrame(
-        [row for result in results.values() for row in result["rows"]],
+        [row for result in pooled.values() for row in result["rows"]],
         columns=list(TABLE_COLUMNS),
     )
+    fold_table = pd.DataFrame(
+        [row for result in pooled.values() for row in result["fold_rows"]],
+        columns=["fold", *TABLE_COLUMNS],
+    )
+    # Each scored customer once: its fold and the label each optimised allocation gave it.
+    assignments = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "fold": k + 1,
+                    **{
+                        f"{outcome}@{budget:g}": np.where(pd.isna(labels), _CONTROL, labels)
+                        for outcome in chosen_outcomes
+                        for budget, labels in fitted[outcome][k]["labels"].items()
+                    },
+                },
+                index=pd.Index(test, name="row"),
+            )
+            for k, (_, test) in enumerate(splits)
+        ]
+    ).sort_index()
+
     figures: list[Path] = []
     csv_path = None
     if out is not None:
         directory = Path(out)
         with timer.stage("write plots and CSV"):
             directory.mkdir(parents=True, exist_ok=True)
-            for outcome, result in results.items():
+            for outcome in chosen_outcomes:
                 figures.append(
-                    _save_figure(result, outcome, directory / f"hillstrom_{outcome}.png")
+                    _save_figure(
+                        pooled[outcome]["rows"],
+                        fitted[outcome],
+                        pooled[outcome]["mixes"],
+                        outcome,
+                        directory / f"hillstrom_{outcome}.png",
+                    )
                 )
             csv_path = directory / "hillstrom_results.csv"
-            table.to_csv(csv_path, index=False)
+            pd.concat(
+                [table.assign(fold="pooled")[fold_table.columns], fold_table], ignore_index=True
+            ).to_csv(csv_path, index=False)
 
     return HillstromReport(
         table=table,
-        mix=pd.concat([r["mix"] for r in results.values()], ignore_index=True),
-        qini=pd.concat([r["qini"] for r in results.values()], ignore_index=True),
-        selection=pd.concat([r["selection"] for r in results.values()], ignore_index=True),
-        verdicts={k: v for r in results.values() for k, v in r["verdicts"].items()},
-        best_single={outcome: r["best"] for outcome, r in results.items()},
+        fold_table=fold_table,
+        mix=pd.concat([r["mix"] for r in pooled.values()], ignore_index=True),
+        qini=pd.concat([f["qini"] for fs in fitted.values() for f in fs], ignore_index=True),
+        selection=pd.concat(
+            [f["selection"] for fs in fitted.values() for f in fs], ignore_index=True
+        ),
+        verdicts={k: v for r in pooled.values() for k, v in r["verdicts"].items()},
+        best_single={outcome: tuple(f["best"] for f in fs) for outcome, fs in fitted.items()},
         figures=tuple(figures),
         csv=csv_path,
         timings=tuple(timer.timings),
@@ -859,12 +1032,13 @@ def run_hillstrom(
             "cost": cost,
             "budgets": budget_list,
             "outcomes": chosen_outcomes,
+            "folds": folds,
             "n": int(rows.shape[0]),
-            "n_train": int(train.size),
-            "n_test": int(test.size),
+            "halves": (int(half_a.size), int(half_b.size)),
+            "n_scored": int(sum(test.size for _, test in splits)),
         },
-        train_rows=train,
-        test_rows=test,
+        splits=splits,
+        assignments=assignments,
     )
 
 
@@ -879,6 +1053,31 @@ def _pm(value: float, se: float, spec: str) -> str:
     return f"{format(value, spec)} ± {format(se, spec)}"
 
 
+def _header(settings: Mapping[str, Any]) -> list[str]:
+    s = settings
+    size_a, size_b = s["halves"]
+    if s["folds"] == 2:
+        split = (
+            f"  {s['n']:,} customers, seed {s['seed']}, cross-fitted: halves A ({size_a:,}) "
+            f"and B ({size_b:,}); fold 1 learns on A and scores B, fold 2 learns on B and "
+            "scores A, so every customer is scored once, out of fold"
+        )
+    else:
+        split = (
+            f"  {s['n']:,} customers, seed {s['seed']}, one split: {size_a:,} to fit "
+            f"(half A), {size_b:,} held out and scored (half B)"
+        )
+    return [
+        "Hillstrom e-mail experiment: target e-mails, score on customers not learned from",
+        split,
+        "  each label had probability 1/3; budgets cap the share of each scored half "
+        f"e-mailed; spend is net of ${s['cost']:.2f} per e-mail",
+        f"  values are per scored customer ({s['n_scored']:,}), ± one standard error; "
+        "'vs random' is the paired DR difference",
+        "",
+    ]
+
+
 def format_report(report: HillstromReport) -> str:
     """Render a :class:`HillstromReport` as plain text (what ``main`` prints).
 
@@ -887,38 +1086,32 @@ def format_report(report: HillstromReport) -> str:
     >>> from upliftopt.demos.hillstrom import format_report, run_hillstrom
     >>> text = format_report(run_hillstrom(outcomes="visit", budgets=[0.5], n=1_000))
     >>> text.splitlines()[0]
-    'Hillstrom e-mail experiment: target e-mails, score on held-out customers'
+    'Hillstrom e-mail experiment: target e-mails, score on customers not learned from'
     >>> "== visit ==" in text, text.count("at 50%: the optimised allocation")
     (True, 1)
     """
     s = report.settings
-    lines = [
-        "Hillstrom e-mail experiment: target e-mails, score on held-out customers",
-        f"  {s['n']:,} customers, seed {s['seed']}: {s['n_train']:,} to fit, "
-        f"{s['n_test']:,} held out; each label had probability 1/3",
-        f"  budgets cap the share of held-out customers e-mailed; spend is net of "
-        f"${s['cost']:.2f} per e-mail",
-        "  values are per held-out customer, ± one standard error; 'vs random' is the "
-        "paired DR difference",
-        "",
-    ]
+    lines = _header(s)
     for outcome in s["outcomes"]:
         spec = ".3f" if outcome == "spend" else ".4f"
         part = report.table[report.table["outcome"] == outcome]
-        sel = report.selection[report.selection["outcome"] == outcome]
-        chosen = sel.loc[sel["chosen"], "model"].iloc[0]
         lines.append(f"== {outcome} ==")
-        lines.append(
-            "  effect model (CV lift over random on the training half): "
-            + ", ".join(
-                f"{r.model} {_pm(r.cv_lift, r.cv_se, spec)}{' *' if r.chosen else ''}"
-                for r in sel.itertuples()
+        for fold, best in enumerate(report.best_single[outcome], start=1):
+            sel = report.selection[
+                (report.selection["outcome"] == outcome) & (report.selection["fold"] == fold)
+            ]
+            chosen = sel.loc[sel["chosen"], "model"].iloc[0]
+            fit_half = _HALVES[fold - 1]
+            lines.append(
+                f"  fold {fold}, effect model (CV lift over random on half {fit_half}): "
+                + ", ".join(
+                    f"{r.model} {_pm(r.cv_lift, r.cv_se, spec)}{' *' if r.chosen else ''}"
+                    for r in sel.itertuples()
+                )
             )
-        )
-        lines.append(
-            f"  chosen: {chosen}; best single e-mail on the training half: "
-            f"{report.best_single[outcome]}"
-        )
+            lines.append(
+                f"  fold {fold}, chosen: {chosen}; best single e-mail on half {fit_half}: {best}"
+            )
         rows = [
             {
                 "budget": "-" if r.policy == "no e-mail" else f"{r.budget:.0%}",
@@ -944,18 +1137,38 @@ def format_report(report: HillstromReport) -> str:
             ],
         )
         lines.extend("  " + line for line in table.splitlines())
+        if s["folds"] > 1:
+            per_fold = report.fold_table[
+                (report.fold_table["outcome"] == outcome)
+                & (report.fold_table["policy"] == "optimised")
+            ]
+            lines.append(
+                "  optimised vs random per fold (DR, fold 1 | fold 2): "
+                + "; ".join(
+                    f"{budget:.0%} "
+                    + " | ".join(
+                        f"{_pm(r.vs_random, r.vs_random_se, spec)} (z {r.vs_random_z:.1f})"
+                        for r in group.itertuples()
+                    )
+                    for budget, group in per_fold.groupby("budget", sort=True)
+                )
+            )
         mix = report.mix[report.mix["outcome"] == outcome]
         lines.append(
             "  e-mails of the optimised allocation: "
             + "; ".join(
-                f"{budget:.0%} " + ", ".join(f"{r.arm} {r.emails:,}" for r in part.itertuples())
-                for budget, part in mix.groupby("budget", sort=True)
+                f"{budget:.0%} " + ", ".join(f"{r.arm} {r.emails:,}" for r in group.itertuples())
+                for budget, group in mix.groupby("budget", sort=True)
             )
         )
         qini = report.qini[report.qini["outcome"] == outcome]
         lines.append(
-            "  Qini (normalised area, held-out half): "
-            + ", ".join(f"{r.arm} {r.qini:+.5f}" for r in qini.itertuples())
+            "  Qini (normalised area on the scored half"
+            + (", fold 1 | fold 2): " if s["folds"] > 1 else "): ")
+            + ", ".join(
+                f"{arm} " + " | ".join(f"{q:+.5f}" for q in group["qini"])
+                for arm, group in qini.groupby("arm", sort=False)
+            )
         )
         for budget in s["budgets"]:
             against_random, against_single = report.verdicts[(outcome, budget)]
@@ -984,15 +1197,16 @@ def build_parser(prog: str = "upliftopt hillstrom") -> argparse.ArgumentParser:
     --------
     >>> from upliftopt.demos.hillstrom import build_parser
     >>> args = build_parser().parse_args(["--budgets", "0.5,0.25", "--outcome", "spend"])
-    >>> args.budgets, args.outcome, args.cost, args.seed, args.quick
-    ((0.25, 0.5), 'spend', 0.1, 0, False)
+    >>> args.budgets, args.outcome, args.cost, args.seed, args.folds, args.quick
+    ((0.25, 0.5), 'spend', 0.1, 0, 2, False)
     """
     parser = argparse.ArgumentParser(
         prog=prog,
         description=(
-            "Estimate each e-mail's effect on half of the Hillstrom customers, allocate "
-            "e-mails to the other half under a cap, and score the allocation against "
-            "random and single-e-mail targeting."
+            "Estimate each e-mail's effect on one half of the Hillstrom customers, "
+            "allocate e-mails to the other half under a cap, and score the allocation "
+            "against random and single-e-mail targeting; by default both ways round "
+            "(cross-fitting), so every customer is scored once."
         ),
     )
     parser.add_argument(
@@ -1011,6 +1225,14 @@ def build_parser(prog: str = "upliftopt hillstrom") -> argparse.ArgumentParser:
         help="dollars per e-mail, subtracted from spend (default: 0.10)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
+    parser.add_argument(
+        "--folds",
+        type=int,
+        choices=(1, 2),
+        default=DEFAULT_FOLDS,
+        help="2: learn on each half, score the other (cross-fitting, default); "
+        "1: learn on one half, score the other only",
+    )
     parser.add_argument("--out", type=Path, default=None, help="directory for PNG plots and CSV")
     parser.add_argument(
         "--quick",
@@ -1038,7 +1260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> from upliftopt.demos.hillstrom import main
     >>> main(["--quick", "--outcome", "visit", "--budgets", "0.5"])  # doctest: +ELLIPSIS
-    Hillstrom e-mail experiment: target e-mails, score on held-out customers
+    Hillstrom e-mail experiment: target e-mails, score on customers not learned from
     ...
     0
     """
@@ -1050,6 +1272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             budgets=args.budgets,
             cost=args.cost,
             seed=args.seed,
+            folds=args.folds,
             out=args.out,
             n=QUICK_N if args.quick else None,
             progress=sys.stderr,
