@@ -39,8 +39,8 @@ def test_socks_discounts_script(tmp_path):
 
 def test_hillstrom_script(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "hillstrom_email.py"), "--quick", "--folds", "1", "--outcome", "visit",
-         "--out", str(tmp_path)],
+        [sys.executable, str(EXAMPLES / "hillstrom_email.py"), "--quick", "--folds", "1",
+         "--outcome", "visit", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

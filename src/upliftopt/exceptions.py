@@ -16,7 +16,6 @@ __all__ = [
 ]
 
 
-
 def __getattr__(name: str):
     # scikit-learn's NotFittedError (what check_is_fitted raises), re-exported
     # lazily so that importing the allocation code does not import scikit-learn.
