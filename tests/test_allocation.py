@@ -663,3 +663,51 @@ def test_side_constraints_by_label_and_method_rules():
         allocate(values, 0.0, max_per_arm={"kids": 1})
     with pytest.raises(ValueError, match="max_treated must be a whole number"):
         allocate(values, 0.0, max_treated=1.5)
+
+
+# ---------------------------------------------------- rows, signs, magnitudes
+def test_cost_frame_rows_are_matched_by_index():
+    values = pd.DataFrame({"a": [1.0, 2.0, 0.5], "b": [0.5, 3.5, 0.1]}, index=list("xyz"))
+    costs = pd.DataFrame({"a": [1.0, 1.0, 1.0], "b": [2.0, 100.0, 2.0]}, index=list("xyz"))
+    in_order = allocate(values, costs, max_budget=3)
+    shuffled = allocate(values, costs.loc[["y", "x", "z"]], max_budget=3)
+    np.testing.assert_array_equal(in_order.assignment, shuffled.assignment)
+    assert shuffled.cost <= 3 + 1e-9
+    with pytest.raises(ValueError, match="row index does not match"):
+        allocate(values, costs.set_axis(list("xyw")), max_budget=3)
+
+
+def test_frontier_true_values_matched_by_index():
+    values = pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 3.5]}, index=["x", "y"])
+    truth = values.loc[["y", "x"]]
+    table = frontier(values, 0.5, budgets=[0.5], true_values=truth)
+    assert table["exact_true"].iloc[0] == pytest.approx(table["exact"].iloc[0])
+
+
+@pytest.mark.parametrize("method", ["exact", "scip", "greedy"])
+def test_negative_cost_arm_without_minimum(method):
+    # an arm that earns money by itself: spend goes negative, which no minimum forbids
+    result = allocate(np.array([[1.0], [0.2]]), [[-0.5], [1.0]], method=method)
+    assert result.assignment.tolist() == [0, -1]
+    assert result.cost == -0.5 and result.objective == 1.5
+    assert result.min_budget == -math.inf
+
+
+def test_explicit_zero_minimum_still_binds_negative_spend():
+    result = allocate(np.array([[1.0], [2.0]]), [[-0.5], [1.0]], min_budget=0.0)
+    assert result.cost >= 0 and result.objective == pytest.approx(brute_force(
+        [[1.0], [2.0]], [[-0.5], [1.0]], 0.0))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"values": np.full((3, 1), 1e308), "costs": 1.0}, r"values\[0, 0\].*beyond"),
+        ({"values": np.ones((3, 1)), "costs": 1e200}, r"costs\[0, 0\].*beyond"),
+        ({"values": np.ones((3, 1)), "costs": 1.0, "min_budget": 1e308}, "min_budget must be"),
+        ({"values": np.ones((3, 1)), "costs": None}, "costs is required"),
+    ],
+)
+def test_overflow_and_missing_costs_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        allocate(**kwargs)

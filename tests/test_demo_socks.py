@@ -77,7 +77,31 @@ def test_main_runs_a_subset_quietly(tmp_path, capsys):
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="methods must be a subset"):
         run_socks(n=100, methods=("magic",), out=None, progress=None)
     with pytest.raises(ValueError, match="risk_alpha"):
         run_socks(n=100, risk_alpha=1.5, out=None, progress=None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--n", "2000", "--budget", "3000"], "budget must be between 0 and 1800"),
+        (["--n", "-5"], "n must be an integer >= 10"),
+        (["--methods", "foo"], "methods must be a subset"),
+        (["--risk-alpha", "2"], "risk_alpha must be in"),
+        (["--time-limit", "0"], "time_limit must be > 0"),
+    ],
+)
+def test_bad_command_line_options_exit_2_before_any_work(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", "unused", "--quiet"])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_default_budget_scales_with_n():
+    from upliftopt.demos.socks import default_budget
+
+    assert default_budget(10_000) == pytest.approx(3000.0)
+    assert default_budget(2000) == pytest.approx(600.0)

@@ -31,6 +31,7 @@ objective is within ``1e-9 * max(1, |D|)`` of the best achievable.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ import numpy as np
 from ._greedy import walk
 from ._problem import AllocationProblem, SolveOutcome, budget_tolerance
 from .exceptions import InfeasibleBudgetError, SolverError
+
+logger = logging.getLogger(__name__)
 
 #: Relative optimality tolerance: "optimal" means
 #: ``bound - objective <= OPTIMALITY_RTOL * max(1, |bound|)``.
@@ -674,6 +677,14 @@ class EdgeIndex:
             )  # fmt: skip
             method = "dynamic programme" + (f" (cost grid {grid:g})" if grid else "")
         except _TooManyStates:
+            if time_limit is None:
+                logger.warning(
+                    "the core (%d customers) outgrew the dynamic programme and goes to SCIP "
+                    "without a time limit; a narrow budget window with costs off any decimal "
+                    "grid is a subset-sum problem that can take very long: widen the window "
+                    "or pass time_limit",
+                    core_rows.shape[0],
+                )
             remaining = None
             if time_limit is not None:
                 remaining = time_limit - (time.perf_counter() - started)
@@ -729,9 +740,10 @@ class EdgeIndex:
 
 
 # ------------------------------------------------------- core programme
-#: Most partial allocations the core dynamic programme may hold at once before
-#: the core goes to SCIP instead.
+#: Most partial allocations the core dynamic programme may hold at once, and in
+#: all (its back-pointers, summed over customers), before the core goes to SCIP.
 MAX_CORE_STATES = 1_000_000
+MAX_STORED_STATES = 20_000_000
 
 
 class _TooManyStates(Exception):
@@ -865,6 +877,7 @@ def _core_dp(
     gain = np.zeros(1)
     lost = np.zeros(1)
     parents, picks = [], []
+    stored = 0
     for t, customer in enumerate(sequence):
         options = by_owner[starts[customer] : starts[customer + 1]]
         previous = spend.shape[0]
@@ -910,7 +923,8 @@ def _core_dp(
         spend, gain, lost = new_spend[ranked], new_gain[ranked], new_lost[ranked]
         parents.append(ranked % previous)
         picks.append(options[ranked // previous])
-        if beam is None and spend.shape[0] > MAX_CORE_STATES:
+        stored += spend.shape[0]
+        if beam is None and (spend.shape[0] > MAX_CORE_STATES or stored > MAX_STORED_STATES):
             raise _TooManyStates(spend.shape[0])
 
     feasible = np.ones(spend.shape[0], dtype=bool)

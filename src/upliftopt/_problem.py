@@ -149,7 +149,22 @@ def _check_values(values: Any) -> tuple[np.ndarray, tuple, pd.Index | None]:
             f"values[{i}, {j}] (customer {i}, arm {_label(arms, j)}) is "
             f"{_describe(array[i, j])}; every value must be finite"
         )
+    _check_magnitude(array, "values", arms)
     return array, arms, index
+
+
+#: Largest |value| or |cost| accepted: sums over millions of customers, and
+#: differences of such sums, must stay far from float64 overflow.
+MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(array: np.ndarray, name: str, arms: tuple) -> None:
+    if array.size and np.abs(array).max() > MAX_MAGNITUDE:
+        i, j = (int(v) for v in np.unravel_index(np.argmax(np.abs(array)), array.shape))
+        raise ValueError(
+            f"{name}[{i}, {j}] (customer {i}, arm {_label(arms, j)}) is {array[i, j]:.3g}: "
+            f"beyond +-{MAX_MAGNITUDE:g}; rescale (e.g. to thousands of the currency)"
+        )
 
 
 def _per_arm_from_mapping(costs: Mapping | pd.Series, arms: tuple) -> np.ndarray:
@@ -166,9 +181,30 @@ def _per_arm_from_mapping(costs: Mapping | pd.Series, arms: tuple) -> np.ndarray
     return _as_float_array([costs[arm] for arm in arms], "costs")
 
 
-def _check_costs(costs: Any, n: int, arms: tuple) -> np.ndarray:
+def align_rows(frame: pd.DataFrame, index: pd.Index | None, name: str) -> pd.DataFrame:
+    """Rows of ``frame`` in the order of ``index`` (the values' customers)."""
+    if index is None or frame.index.equals(index):
+        return frame
+    if isinstance(frame.index, pd.RangeIndex) and isinstance(index, pd.RangeIndex):
+        return frame  # both positional
+    if (
+        frame.index.has_duplicates
+        or len(frame.index) != len(index)
+        or not frame.index.isin(index).all()
+    ):
+        raise ValueError(
+            f"{name}'s row index does not match the customers of values (same labels "
+            "needed, in any order); pass arrays to match rows by position"
+        )
+    return frame.loc[index]
+
+
+def _check_costs(costs: Any, n: int, arms: tuple, index: pd.Index | None = None) -> np.ndarray:
     k = len(arms)
+    if costs is None:
+        raise ValueError("costs is required: one number, one per arm, or one per customer and arm")
     if isinstance(costs, pd.DataFrame):
+        costs = align_rows(costs, index, "costs")
         if set(costs.columns) != set(arms) or len(costs.columns) != k:
             raise ValueError(
                 f"costs columns {list(costs.columns)!r} do not match the arms {list(arms)!r}"
@@ -200,10 +236,13 @@ def _check_costs(costs: Any, n: int, arms: tuple) -> np.ndarray:
             f"costs[{i}, {j}] (customer {i}, arm {_label(arms, j)}) is "
             f"{_describe(array[i, j])}; every cost must be finite"
         )
+    _check_magnitude(array, "costs", arms)
     return array
 
 
 def _check_budget(budget: Any, name: str, allow_inf: bool) -> float:
+    if name == "min_budget" and (budget is None or budget == -math.inf):
+        return -math.inf  # no minimum (spend may even go negative with negative costs)
     try:
         value = float(budget)
     except (TypeError, ValueError):
@@ -212,11 +251,11 @@ def _check_budget(budget: Any, name: str, allow_inf: bool) -> float:
         raise ValueError(f"{name} is NaN")
     if value < 0:
         raise ValueError(f"{name} must be >= 0; got {value!r}")
-    if math.isinf(value) and not allow_inf:
-        raise ValueError(f"{name} must be finite; got {value!r}")
+    if not allow_inf and value > MAX_MAGNITUDE:
+        raise ValueError(f"{name} must be finite and at most {MAX_MAGNITUDE:g}; got {value!r}")
     # Treat astronomically large caps (e.g. sys.float_info.max) as "no cap" so
     # that no backend ever sees a bound it cannot represent.
-    if value >= 1e300:
+    if value > MAX_MAGNITUDE:
         value = math.inf
     return value
 
@@ -273,7 +312,7 @@ def make_problem(
         When ``min_budget`` exceeds the largest spend any allocation reaches.
     """
     array, arms, index = _check_values(values)
-    cost_array = _check_costs(costs, array.shape[0], arms)
+    cost_array = _check_costs(costs, array.shape[0], arms, index)
     low = _check_budget(min_budget, "min_budget", allow_inf=False)
     high = _check_budget(max_budget, "max_budget", allow_inf=True)
     if low > high:

@@ -43,7 +43,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._problem import AllocationProblem, check_feasible, make_problem, spend_and_value
+from ._problem import (
+    AllocationProblem,
+    align_rows,
+    check_feasible,
+    make_problem,
+    spend_and_value,
+)
 from ._problem import budget_tolerance as _budget_tolerance
 
 __all__ = ["METHODS", "Allocation", "Status", "allocate", "frontier"]
@@ -273,7 +279,7 @@ def allocate(
     values: Any,
     costs: Any,
     *,
-    min_budget: float = 0.0,
+    min_budget: float | None = None,
     max_budget: float = math.inf,
     method: str = "auto",
     time_limit: float | None = None,
@@ -292,10 +298,11 @@ def allocate(
     costs : float, array-like of shape (K,), mapping {arm: cost}, or (n, K)
         Cost of giving an arm: one number for all, one per arm, or one per
         customer and arm. Zero and negative costs are allowed.
-    min_budget, max_budget : float, default 0 and inf
-        Total spend must lie in ``[min_budget, max_budget]`` (both >= 0; equal
-        values ask for an exact spend). Compared with a relative tolerance of
-        1e-9.
+    min_budget, max_budget : float, default None (no minimum) and inf (no cap)
+        Total spend must lie in ``[min_budget, max_budget]`` (both >= 0 when
+        given; equal values ask for an exact spend). Compared with a relative
+        tolerance of 1e-9. Without a minimum, spend may even be negative when
+        some costs are (an arm that earns money by itself).
     method : {"auto", "exact", "scip", "greedy"}, default "auto"
         ``"auto"`` uses ``"exact"``, or ``"scip"`` when a side constraint
         (``max_treated``, ``max_per_arm``) needs the general integer model.
@@ -417,7 +424,7 @@ def frontier(
 ) -> pd.DataFrame:
     """Best achievable value at many budgets, from one sort, next to greedy and random.
 
-    For each budget ``b`` (used as ``max_budget``, with ``min_budget=0``) the
+    For each budget ``b`` (used as ``max_budget``, without a minimum) the
     frame reports the LP bound, the proven-optimal objective (the exact solver,
     reusing one hull-and-sort of all options), the greedy rule's objective and
     that of a random allocation (customers in a random order, each with a
@@ -458,10 +465,16 @@ def frontier(
     from ._greedy import GreedyRanking, walk
     from ._mckp import EdgeIndex
 
-    problem = make_problem(values, costs, 0.0, math.inf)
+    problem = make_problem(values, costs, None, math.inf)
     truth = None
     if true_values is not None:
-        truth = make_problem(true_values, costs, 0.0, math.inf)
+        if isinstance(true_values, pd.DataFrame) and isinstance(values, pd.DataFrame):
+            true_values = align_rows(true_values, problem.index, "true_values")
+            missing = [arm for arm in problem.arms if arm not in true_values.columns]
+            if missing:
+                raise ValueError(f"true_values has no column for arm(s) {missing!r}")
+            true_values = true_values[list(problem.arms)]
+        truth = make_problem(true_values, costs, None, math.inf)
         if truth.values.shape != problem.values.shape:
             raise ValueError(
                 f"true_values has shape {truth.values.shape}, values {problem.values.shape}"
@@ -485,8 +498,8 @@ def frontier(
     for budget in budgets:
         high = budget + 0.5 * _budget_tolerance(budget)
         split = index.split(-math.inf, high)
-        exact = index.solve(0.0, float(budget)).assignment
-        greedy = ranking.assign(0.0, float(budget))
+        exact = index.solve(-math.inf, float(budget)).assignment
+        greedy = ranking.assign(-math.inf, float(budget))
         taken, _ = walk(random_cost, 0.0, budget + _budget_tolerance(budget), None)
         rand = np.full(problem.n, -1, dtype=np.int64)
         rand[shuffled[taken]] = random_arm[shuffled[taken]]

@@ -31,7 +31,7 @@ def _allocate_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         help="one number for all arms, comma-separated numbers (one per arm, in column "
         "order), or a CSV of per-customer costs with the same columns",
     )
-    parser.add_argument("--min-budget", type=float, default=0.0)
+    parser.add_argument("--min-budget", type=float, default=None)
     parser.add_argument("--max-budget", type=float, default=math.inf)
     parser.add_argument("--method", default="auto", choices=["auto", "exact", "scip", "greedy"])
     parser.add_argument("--time-limit", type=float, default=None, help="seconds")
@@ -39,40 +39,88 @@ def _allocate_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     return parser
 
 
-def _read_costs(spec: str, columns):
+class _UsageError(Exception):
+    """A bad argument of ``upliftopt allocate``: reported in one line, exit 2."""
+
+
+def _read_csv(path: str, index_col: str | None, what: str):
     import pandas as pd
 
-    if spec.lower().endswith(".csv"):
-        return pd.read_csv(spec)[list(columns)].to_numpy()
-    parts = [p for p in spec.split(",") if p.strip()]
     try:
-        numbers = [float(p) for p in parts]
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise _UsageError(f"{what}: no such file: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"{what}: cannot read {path}: {exc}") from None
+    if index_col is not None:
+        if index_col not in frame.columns:
+            raise _UsageError(
+                f"{what}: --index-col {index_col!r} is not a column of {path} "
+                f"(columns: {', '.join(map(str, frame.columns))})"
+            )
+        frame = frame.set_index(index_col)
+    text = [c for c in frame.columns if not _is_numeric(frame[c])]
+    if text:
+        hint = "" if index_col else "; if it holds customer ids, pass --index-col"
+        raise _UsageError(f"{what}: column {text[0]!r} of {path} is not numeric{hint}")
+    return frame
+
+
+def _is_numeric(column) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(column)
+
+
+def _read_costs(spec: str, values, index_col: str | None):
+    if spec.lower().endswith(".csv"):
+        costs = _read_csv(spec, index_col, "--costs")
+        missing = [c for c in values.columns if c not in costs.columns]
+        if missing:
+            raise _UsageError(f"--costs: {spec} has no column for arm(s) {missing}")
+        return costs[list(values.columns)]
+    try:
+        numbers = [float(p) for p in spec.split(",") if p.strip()]
     except ValueError:
-        raise SystemExit(f"--costs: not a number list or a .csv file: {spec!r}") from None
+        raise _UsageError(
+            f"--costs: expected a number, comma-separated numbers or a .csv file; got {spec!r}"
+        ) from None
+    if not numbers:
+        raise _UsageError("--costs is empty")
     return numbers[0] if len(numbers) == 1 else numbers
 
 
 def _run_allocate(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from .allocation import allocate
     from .exceptions import UpliftOptError
 
-    values = pd.read_csv(args.values, index_col=args.index_col)
     try:
+        values = _read_csv(args.values, args.index_col, "values")
+        costs = _read_costs(args.costs, values, args.index_col)
         result = allocate(
             values,
-            _read_costs(args.costs, values.columns),
+            costs,
             min_budget=args.min_budget,
             max_budget=args.max_budget,
             method=args.method,
             time_limit=args.time_limit,
         )
-    except (ValueError, UpliftOptError) as exc:
+        frame = result.to_frame()[["arm"]]
+        frame.index.name = frame.index.name or "customer"
+        if args.out == "-":
+            frame.to_csv(sys.stdout)
+            sys.stdout.flush()
+        else:
+            frame.to_csv(args.out)
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        return 0
+    except (_UsageError, ValueError, UpliftOptError) as exc:
         print(f"upliftopt allocate: error: {exc}", file=sys.stderr)
         return 2
-    frame = result.to_frame()[["arm"]]
-    frame.to_csv(sys.stdout if args.out == "-" else args.out)
+    except OSError as exc:
+        print(f"upliftopt allocate: error: cannot write {args.out}: {exc}", file=sys.stderr)
+        return 2
     print(result.summary(), file=sys.stderr)
     return 0
 

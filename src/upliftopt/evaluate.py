@@ -199,7 +199,7 @@ def true_value(allocation: Allocation, tau: Any, costs: Any) -> float:
     """
     allocation = _check_allocation(allocation)
     frame = _tau_frame(tau, allocation.arms, allocation.n_customers, allocation.index)
-    problem = make_problem(frame, _costs_rows(costs, allocation.index), 0.0, math.inf)
+    problem = make_problem(frame, _costs_rows(costs, allocation.index), None, math.inf)
     treated = np.flatnonzero(allocation.assignment >= 0)
     arm = allocation.assignment[treated]
     net = problem.values[treated, arm] - problem.costs[treated, arm]
@@ -210,7 +210,7 @@ def oracle_allocation(
     tau: Any,
     costs: Any,
     *,
-    min_budget: float = 0.0,
+    min_budget: float | None = None,
     max_budget: float = math.inf,
     method: str = "auto",
     time_limit: float | None = None,

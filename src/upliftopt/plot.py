@@ -236,7 +236,10 @@ def budget_frontier(
         )
     if frontier.shape[0] == 0:
         raise ValueError("frontier is empty (0 rows)")
-    columns = [c for c in frontier.columns if c != budget] if methods is None else list(methods)
+    if methods is None:  # every value column; spend columns are not net values
+        columns = [c for c in frontier.columns if c != budget and not str(c).endswith("_spend")]
+    else:
+        columns = list(methods)
     missing = [c for c in columns if c not in frontier.columns]
     if missing:
         raise ValueError(f"frontier has no column(s) {', '.join(map(repr, missing))}")

@@ -91,7 +91,7 @@ def run_socks(
     *,
     n: int = 10_000,
     seed: int = 0,
-    budget: float = 3000.0,
+    budget: float | None = None,
     time_limit: float | None = 60.0,
     out: str | Path | None = "socks-demo",
     model: str = "linear",
@@ -107,8 +107,9 @@ def run_socks(
         Customers per experiment (3n in total).
     seed : int, default 0
         Seeds the data, the folds and every model.
-    budget : float, default 3000
-        Exact spend asked for (``min_budget = max_budget = budget``).
+    budget : float, optional
+        Exact spend asked for (``min_budget = max_budget = budget``). Default:
+        0.1 per customer, i.e. 3,000 for 3 x 10,000 customers.
     time_limit : float or None, default 60
         Seconds allowed to SCIP.
     out : path or None, default "socks-demo"
@@ -134,11 +135,9 @@ def run_socks(
     from ..evaluate import oracle_allocation, true_value
     from ..exceptions import SolverError
 
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose among {list(METHODS)}")
-    if not 0 < risk_alpha < 1:
-        raise ValueError(f"risk_alpha must be in (0, 1); got {risk_alpha!r}")
+    check_options(n=n, budget=budget, time_limit=time_limit, risk_alpha=risk_alpha, methods=methods)
+    if budget is None:
+        budget = default_budget(n)
     timer = StageTimer(progress)
     settings = {
         "n_per_experiment": n,
@@ -232,6 +231,38 @@ def run_socks(
                 allocations, seed,
             )  # fmt: skip
     return SocksReport(table, cate, timer.timings, files, settings, notes)
+
+
+def default_budget(n: int) -> float:
+    """0.1 per customer over the three experiments (3,000 at n = 10,000)."""
+    return 0.1 * 3 * n
+
+
+def check_options(
+    *,
+    n: int,
+    budget: float | None,
+    time_limit: float | None,
+    risk_alpha: float,
+    methods: tuple[str, ...],
+) -> None:
+    """Refuse bad options before any work, naming the option."""
+    if not isinstance(n, int | np.integer) or n < 10:
+        raise ValueError(f"n must be an integer >= 10 customers per experiment; got {n!r}")
+    if budget is not None:
+        most = 3 * n * max(DISCOUNT_COSTS.values())
+        if not (math.isfinite(budget) and 0 <= budget <= most):
+            raise ValueError(
+                f"budget must be between 0 and {most:g} (every one of the {3 * n:,} customers "
+                f"given the dearest discount); got {budget!r}"
+            )
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be > 0 seconds; got {time_limit!r}")
+    if not 0 < risk_alpha < 1:
+        raise ValueError(f"risk_alpha must be in (0, 1); got {risk_alpha!r}")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise ValueError(f"methods must be a subset of {list(METHODS)}; got {list(methods)}")
 
 
 def allocate_summary(result, effects: pd.DataFrame, costs: pd.Series) -> dict:
@@ -378,7 +409,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument("--n", type=int, default=10_000, help="customers per experiment")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--budget", type=float, default=3000.0, help="exact spend")
+    parser.add_argument(
+        "--budget", type=float, default=None, help="exact spend (default: 0.1 per customer)"
+    )
     parser.add_argument(
         "--time-limit", type=float, default=60.0, help="seconds allowed to SCIP (default 60)"
     )
@@ -400,7 +433,16 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``upliftopt demo`` and ``examples/socks_discounts.py``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    try:
+        check_options(
+            n=args.n, budget=args.budget, time_limit=args.time_limit,
+            risk_alpha=args.risk_alpha, methods=methods,
+        )  # fmt: skip
+    except ValueError as exc:
+        parser.error(str(exc))  # exits with status 2 and the usage line
     report = run_socks(
         n=args.n,
         seed=args.seed,
@@ -409,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         model=args.model,
         risk_alpha=args.risk_alpha,
-        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        methods=methods,
         progress=None if args.quiet else sys.stderr,
     )
     print(format_report(report))
