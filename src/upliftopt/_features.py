@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from threadpoolctl import threadpool_limits
 
 #: Relative tolerance of the pivoted-QR rank test on standardised features.
 RANK_RTOL = 1e-9
@@ -312,6 +313,86 @@ def collinear_columns(F: np.ndarray, rtol: float = RANK_RTOL) -> list[int]:
         rank = int((diag > rtol * max(diag[0], 1e-300) * max(Z.shape)).sum()) if diag.size else 0
         drop.update(int(keep[j]) for j in piv[rank:])
     return sorted(drop)
+
+
+#: Most terms :func:`forward_stepwise` adds before it stops looking.
+MAX_STEPWISE_TERMS = 40
+
+
+def forward_stepwise(
+    F: np.ndarray,
+    y_res: np.ndarray,
+    t_res: np.ndarray,
+    penalty: float | None = None,
+    max_terms: int = MAX_STEPWISE_TERMS,
+    rtol: float = RANK_RTOL,
+) -> list[int]:
+    """Columns of ``F`` chosen for a linear R-learner final stage by forward stepwise BIC.
+
+    The final stage of a linear DML model regresses the outcome residual on
+    ``t_res * [1, F]``. Starting from the constant effect (always kept), each
+    step adds the column that most reduces the residual sum of squares; the
+    path stops after ``max_terms`` columns (or fewer when the rows run out),
+    and the prefix with the lowest ``n log(RSS / n) + penalty * k`` wins.
+
+    Parameters
+    ----------
+    F : array of shape (n, p)
+        Candidate final-stage features (e.g. all squares and pairwise products).
+    y_res, t_res : arrays of shape (n,)
+        Cross-fitted outcome and treatment residuals.
+    penalty : float, optional
+        Cost of one more column; default ``log(n)`` (BIC).
+    max_terms : int
+        Longest path examined.
+    rtol : float
+        A column whose part not explained by the columns already chosen has
+        less than ``rtol`` of its norm left is skipped (constant, duplicate or
+        collinear columns are never chosen).
+
+    Returns
+    -------
+    list of int
+        Positions of the chosen columns, in increasing order.
+    """
+    F = np.asarray(F, dtype=np.float64)
+    y_res = np.asarray(y_res, dtype=np.float64)
+    t_res = np.asarray(t_res, dtype=np.float64)
+    n, p = F.shape
+    penalty = math.log(n) if penalty is None else float(penalty)
+    tt = float(t_res @ t_res)
+    if p == 0 or n < 3 or tt <= 0.0:
+        return []
+    # partial out the unpenalised constant effect (the t_res column), Frisch-Waugh-Lovell
+    Z = (F - F.mean(axis=0)) * t_res[:, None]
+    Z -= np.outer(t_res, (t_res @ Z) / tt)
+    r = y_res - t_res * float(t_res @ y_res) / tt
+    start = np.einsum("ij,ij->j", Z, Z)
+    usable = start > (rtol * max(float(start.max()), 1e-300))
+    steps = int(min(max_terms, usable.sum(), n - 2))
+    chosen: list[int] = []
+    rss = [max(float(r @ r), 1e-300)]
+    norms = start.copy()
+    # many small matrix-vector products: extra BLAS threads only contend here
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(steps):
+            open_ = usable & (norms > rtol * start)
+            if chosen:
+                open_[chosen] = False
+            if not open_.any():
+                break
+            gain = np.where(open_, (Z.T @ r) ** 2 / np.where(open_, norms, 1.0), -1.0)
+            j = int(np.argmax(gain))  # ties: lowest column
+            q = Z[:, j] / math.sqrt(norms[j])
+            r = r - q * float(q @ r)
+            proj = q @ Z
+            Z -= np.outer(q, proj)  # modified Gram-Schmidt: the rest stays orthogonal to q
+            norms = np.maximum(norms - proj**2, 0.0)
+            chosen.append(j)
+            rss.append(max(float(r @ r), 1e-300))
+    crit = [n * math.log(value / n) + penalty * k for k, value in enumerate(rss)]
+    best = int(np.argmin(crit))  # first minimum: the shorter model on ties
+    return sorted(chosen[:best])
 
 
 class ColumnSubset(TransformerMixin, BaseEstimator):

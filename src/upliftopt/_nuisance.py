@@ -11,8 +11,10 @@ rows, cannot make a single split and predicts a constant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from sklearn.base import clone
 
 #: Largest minimum number of rows per leaf (reached from 400 training rows on).
@@ -73,3 +75,45 @@ def seeded_clone(model: Any, random_state: int | None) -> Any:
     if "random_state" in params and params["random_state"] is None:
         fresh.set_params(random_state=random_state)
     return fresh
+
+
+def crossfit_residuals(
+    X: np.ndarray,
+    t: np.ndarray,
+    y: np.ndarray,
+    fold: np.ndarray,
+    make_model_y: Callable[[int], Any],
+    make_model_t: Callable[[int], Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold outcome and treatment residuals ``y - m(x)`` and ``t - e(x)``.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+        Encoded features.
+    t : array of shape (n,)
+        Binary treatment indicator (0 = control, 1 = arm).
+    y : array of shape (n,)
+        Outcome.
+    fold : array of shape (n,)
+        Fold number of each row; row ``i`` is predicted by models fitted on
+        the rows of the other folds.
+    make_model_y, make_model_t : callable
+        ``make(n_train)`` returns a fresh, unfitted regressor (outcome) or
+        classifier (propensity) for a training part of ``n_train`` rows.
+
+    Returns
+    -------
+    y_res, t_res : arrays of shape (n,)
+    """
+    y_res = np.empty(len(y))
+    t_res = np.empty(len(t))
+    for k in np.unique(fold):
+        test = fold == k
+        train = ~test
+        n_train = int(train.sum())
+        model_y = make_model_y(n_train).fit(X[train], y[train])
+        model_t = make_model_t(n_train).fit(X[train], t[train])
+        y_res[test] = y[test] - model_y.predict(X[test])
+        t_res[test] = t[test] - model_t.predict_proba(X[test])[:, 1]
+    return y_res, t_res
