@@ -621,3 +621,29 @@ def test_one_standard_error_rule():
     assert cate_module._choose({"simple": ones, "complex": ones - 0.5}, "1se") == "complex"
     # ties go to the earlier candidate
     assert cate_module._choose({"a": ones, "b": ones}, "best") == "a"
+
+
+def test_rows_of_T_and_y_must_line_up_with_X():
+    from upliftopt import PerTreatmentDML
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.uniform(size=300)}, index=rng.permutation(300) + 1000)
+    T = pd.Series(rng.choice(["control", "A"], size=300), index=X.index)
+    y = X["x"] + (T == "A") + rng.normal(0, 0.1, 300)
+    shuffled = rng.permutation(300)
+    with pytest.raises(ValueError, match="T's index does not match X's index"):
+        PerTreatmentDML(random_state=0).fit(X, T.iloc[shuffled], y)
+    with pytest.raises(ValueError, match="y's index does not match X's index"):
+        PerTreatmentDML(random_state=0).fit(X, T, y.iloc[shuffled])
+
+
+def test_generator_random_state_is_accepted_and_reproducible():
+    from upliftopt import PerTreatmentDML
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.uniform(size=300)})
+    T = pd.Series(rng.choice(["control", "A"], size=300))
+    y = X["x"] + (T == "A") + rng.normal(0, 0.1, 300)
+    first = PerTreatmentDML(random_state=np.random.default_rng(5)).fit(X, T, y).effect(X)
+    second = PerTreatmentDML(random_state=np.random.default_rng(5)).fit(X, T, y).effect(X)
+    pd.testing.assert_frame_equal(first, second)

@@ -238,6 +238,22 @@ def _one_hot(series: pd.Series, col: _Column, index: pd.Index | None, name: str)
     return dummies
 
 
+def check_same_rows(X: Any, other: Any, name: str) -> None:
+    """Refuse pandas inputs whose row index disagrees with ``X``'s.
+
+    Rows are matched by position; a ``T`` or ``y`` whose index is ``X``'s in
+    another order (or another index altogether) would silently pair rows
+    wrongly, so it is an error. Arrays are taken by position.
+    """
+    if not isinstance(X, pd.DataFrame) or not isinstance(other, pd.Series | pd.DataFrame):
+        return
+    if len(other.index) == len(X.index) and not other.index.equals(X.index):
+        raise ValueError(
+            f"{name}'s index does not match X's index (rows are paired by position); "
+            f"align them, e.g. {name}.loc[X.index], or pass arrays"
+        )
+
+
 def check_treatment(T: Any, n: int | None = None, name: str = "T") -> np.ndarray:
     """Return treatment labels as a 1-D object array; reject missing labels."""
     if isinstance(T, pd.DataFrame):

@@ -32,6 +32,7 @@ from ._features import (
     ColumnSubset,
     FeatureEncoder,
     check_outcome,
+    check_same_rows,
     check_treatment,
     collinear_columns,
     forward_stepwise,
@@ -123,7 +124,7 @@ class PerTreatmentDML(BaseEstimator):
     n_jobs : int or None, default=None
         Arms fitted in parallel (joblib). The default LightGBM models always use
         one thread each, which was fastest and steadiest on small machines.
-    random_state : int, RandomState or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seeds the fold splits and every nuisance and final-stage model.
 
     Attributes
@@ -222,6 +223,8 @@ class PerTreatmentDML(BaseEstimator):
         encoder = FeatureEncoder().fit(X)
         Xe = encoder.transform(X)
         n = Xe.shape[0]
+        for name, data in (("T", T), ("y", y), ("experiment", experiment)):
+            check_same_rows(X, data, name)
         labels = check_treatment(T, n)
         yv = check_outcome(y, n)
         exp = None if experiment is None else check_treatment(experiment, n, name="experiment")
@@ -646,9 +649,16 @@ class RepeatedFits:
         return mean - half, mean + half
 
 
+def _random_state(random_state: Any) -> np.random.RandomState:
+    """``check_random_state`` that also takes a numpy ``Generator`` (it draws one seed)."""
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(int(random_state.integers(0, np.iinfo(np.int32).max)))
+    return check_random_state(random_state)
+
+
 def _arm_seeds(random_state: Any, arms: list) -> dict:
     # one seed per arm, drawn in arm order, so a dropped arm does not shift the others
-    rng = check_random_state(random_state)
+    rng = _random_state(random_state)
     seeds = rng.randint(0, np.iinfo(np.int32).max, size=len(arms))
     return {arm: int(s) for arm, s in zip(arms, seeds, strict=True)}
 
@@ -865,7 +875,7 @@ def select_cate_model(
         if "pool_controls" in params:
             _arm_rows(labels, exp, arms, control, params["pool_controls"])
 
-    rng = check_random_state(random_state)
+    rng = _random_state(random_state)
     strata = (
         labels
         if exp is None
