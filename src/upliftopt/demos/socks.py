@@ -117,7 +117,7 @@ def run_socks(
     model : {"linear", "select"}, default "linear"
         ``"linear"``: one LinearDML per arm, as the seed pipeline.
         ``"select"``: :func:`upliftopt.select_cate_model` picks a final stage
-        per arm by held-out R-loss.
+        per arm by cross-validated R-loss.
     risk_alpha : float, default 0.2
         The risk-averse allocation uses the lower end of the two-sided
         ``1 - risk_alpha`` interval (0.2: the 90 % one-sided lower bound).
