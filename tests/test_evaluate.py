@@ -214,7 +214,7 @@ def test_inputs_are_not_modified():
     ("kwargs", "message"),
     [
         ({"y": np.ones(5)}, "T has 6 rows but y has 5"),
-        ({"y": np.array([1.0, np.nan, 1, 1, 1, 1])}, r"y\[1\] is nan"),
+        ({"y": np.array([1.0, np.nan, 1, 1, 1, 1])}, r"y is NaN at row 1"),
         ({"T": ["c", "A", "c", "A", None, "c"]}, r"T\[4\] is missing"),
         ({"policy": ["A", "Z", "c", "c", "c", "c"]}, "label.*'Z'.*no row of T"),
         ({"policy": ["A", "c", "c"]}, "policy has 3 rows but y has 6"),

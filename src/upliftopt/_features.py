@@ -36,7 +36,9 @@ RANK_RTOL = 1e-9
 def _row_label(index: pd.Index | None, position: int) -> str:
     if index is None:
         return f"row {position}"
-    return f"row {position} (index {index[position]!r})"
+    label = index[position]
+    label = label.item() if isinstance(label, np.generic) else label  # 7, not np.int64(7)
+    return f"row {position} (index {label!r})"
 
 
 def _describe(value: float) -> str:
@@ -276,31 +278,38 @@ def check_treatment(T: Any, n: int | None = None, name: str = "T") -> np.ndarray
     return labels
 
 
-def check_outcome(y: Any, n: int) -> np.ndarray:
-    """Return ``y`` as a finite float64 vector of length ``n``."""
+def check_outcome(y: Any, n: int | None = None, name: str = "y") -> np.ndarray:
+    """Return ``y`` as a finite float64 vector (of length ``n`` when given), a copy.
+
+    An (n, 1) DataFrame or array is accepted and flattened.
+    """
     index = y.index if isinstance(y, (pd.Series, pd.DataFrame)) else None
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(
-                f"y must be a single outcome; got a DataFrame with {y.shape[1]} columns"
+                f"{name} must be a single outcome; got a DataFrame with {y.shape[1]} columns"
             )
         y = y.iloc[:, 0]
     try:
         values = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"y must be numeric: {exc}") from None
+        raise ValueError(f"{name} must be numeric: {exc}") from None
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
-        raise ValueError(f"y must be a single outcome (1-D or n x 1); got shape {values.shape}")
+        raise ValueError(
+            f"{name} must be a single outcome (1-D or n x 1); got shape {values.shape}"
+        )
     if values.shape[0] == 0:
-        raise ValueError("y is empty: it has no rows")
-    if values.shape[0] != n:
-        raise ValueError(f"y has {values.shape[0]} rows but X has {n}")
+        raise ValueError(f"{name} is empty: it has no rows")
+    if n is not None and values.shape[0] != n:
+        raise ValueError(f"{name} has {values.shape[0]} rows but X has {n}")
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"y is {_describe(values[i])} at {_row_label(index, i)}; y must be finite")
+        raise ValueError(
+            f"{name} is {_describe(values[i])} at {_row_label(index, i)}; {name} must be finite"
+        )
     return values.copy()
 
 

@@ -28,6 +28,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import _features
+
 __all__ = ["ArmOutcomeModel", "cross_fit_outcomes", "estimate_propensity"]
 
 logger = logging.getLogger(__name__)
@@ -42,34 +44,9 @@ DEFAULT_CLIP = 0.01
 
 
 def check_outcome(y: Any, name: str = "y") -> tuple[np.ndarray, pd.Index | None]:
-    """Return ``y`` as a finite float64 vector and its index (None for arrays).
-
-    An (n, 1) DataFrame or array is accepted and flattened.
-    """
-    index = None
-    if isinstance(y, pd.DataFrame):
-        if y.shape[1] != 1:
-            raise ValueError(f"{name} must have one column; got a DataFrame with {y.shape[1]}")
-        y = y.iloc[:, 0]
-    if isinstance(y, pd.Series):
-        index = y.index
-        y = y.to_numpy()
-    try:
-        array = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from None
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one outcome per row); got shape {array.shape}")
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} is empty (0 rows)")
-    bad = np.flatnonzero(~np.isfinite(array))
-    if bad.size:
-        raise ValueError(
-            f"{name}[{bad[0]}] is {float(array[bad[0]])!r}; every {name} must be finite"
-        )
-    return array, index
+    """Return ``y`` as a finite float64 vector and its index (None for arrays)."""
+    index = y.index if isinstance(y, (pd.Series, pd.DataFrame)) else None
+    return _features.check_outcome(y, name=name), index
 
 
 def check_labels(labels: Any, n: int, name: str = "T") -> np.ndarray:
