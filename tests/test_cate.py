@@ -42,18 +42,6 @@ def simple_data(n=1200, effects=(("A", 2.0), ("B", 1.0)), noise=0.5, seed=0, n_f
     return X, T, y.rename("y")
 
 
-@pytest.fixture
-def forbid_econml(monkeypatch):
-    """Make any econml model construction fail loudly: checks run before it."""
-    import econml.dml
-
-    def boom(*args, **kwargs):
-        raise AssertionError("an econml model was built before validation finished")
-
-    for name in ("LinearDML", "SparseLinearDML", "CausalForestDML"):
-        monkeypatch.setattr(econml.dml, name, boom)
-
-
 # --------------------------------------------------------------- accuracy
 @pytest.fixture(scope="module")
 def separate():

@@ -112,18 +112,6 @@ def test_crossfit_residuals_are_out_of_fold():
     np.testing.assert_array_equal(t_res2, t_res)
 
 
-@pytest.fixture
-def forbid_econml(monkeypatch):
-    """Make any econml model construction fail loudly: checks run before it."""
-    import econml.dml
-
-    def boom(*args, **kwargs):
-        raise AssertionError("an econml model was built before validation finished")
-
-    for name in ("LinearDML", "SparseLinearDML", "CausalForestDML"):
-        monkeypatch.setattr(econml.dml, name, boom)
-
-
 # ------------------------------------------------- stepwise final stage
 def interaction_data(seed=0, n=3000):
     """Randomised binary experiment; the effect is one product of two features."""
