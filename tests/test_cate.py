@@ -102,16 +102,9 @@ def test_multiarm_design_recovers_true_effects(multiarm):
     assert corr(effect["50% off"], multiarm.tau["50% off"]) >= 0.9
 
 
-def test_experiment_routes_rows_to_arm_models(monkeypatch):
+def test_experiment_routes_rows_to_arm_models(arm_fit_rows):
     data = make_uplift_data(300, design="separate", random_state=3)
-    seen = {}
-    real = cate_module._fit_one
-
-    def spy(X, t, y, estimator, basis):
-        seen[len(seen)] = (X.shape[0], int(t.sum()))
-        return real(X, t, y, estimator, basis)
-
-    monkeypatch.setattr(cate_module, "_fit_one", spy)
+    seen = arm_fit_rows
     PerTreatmentDML(random_state=0).fit(data.X, data.T, data.y, experiment=data.experiment)
     treated = [int(data.T.eq(arm).sum()) for arm in data.arms]
     assert [seen[j] for j in range(3)] == [(300, t) for t in treated]

@@ -8,7 +8,6 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from upliftopt import PerTreatmentDML, make_uplift_data, select_cate_model
-from upliftopt import cate as cate_module
 from upliftopt._features import forward_stepwise
 from upliftopt._nuisance import crossfit_residuals
 
@@ -197,16 +196,9 @@ def test_n_repeats_averages_independent_fits():
 
 
 # ------------------------------------------------------ pooled controls
-def test_pool_controls_per_arm(monkeypatch):
+def test_pool_controls_per_arm(arm_fit_rows):
     data = make_uplift_data(300, design="separate", random_state=3)
-    seen = {}
-    real = cate_module._fit_one
-
-    def spy(X, t, y, estimator, basis):
-        seen[len(seen)] = (X.shape[0], int(t.sum()))
-        return real(X, t, y, estimator, basis)
-
-    monkeypatch.setattr(cate_module, "_fit_one", spy)
+    seen = arm_fit_rows
     model = PerTreatmentDML(random_state=0, pool_controls={"20% off": True})
     model.fit(data.X, data.T, data.y, experiment=data.experiment)
     n_control = int((data.T == "control").sum())
